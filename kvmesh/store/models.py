@@ -1,0 +1,289 @@
+"""SQLAlchemy models: the schema the Control Plane owns and the Gateway reads.
+
+Conventions: ids are canonical lower-case UUID strings (String(36)); timestamps are
+timezone-aware UTC; money is integer micro-units of USD (1 USD = 1_000_000) — never float;
+secrets are never stored in clear: API keys as a keyed hash (lookup) plus an encrypted copy
+(owner listing), passwords as argon2 hashes, refresh tokens and login codes as SHA-256.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True, index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    company: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(40), default="USER_ROLE_USER")  # or USER_ROLE_ADMIN
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ApiKey(Base):
+    """A gateway API key. `key_hash` = HMAC-SHA256(server secret, key) for O(1) lookup;
+    `key_encrypted` = Fernet(server secret) copy shown only to the owner."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    deployment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="SET NULL", use_alter=True), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), default="")
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    key_encrypted: Mapped[str] = mapped_column(Text)
+    key_prefix: Mapped[str] = mapped_column(String(16))  # first characters, for display
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CatalogModel(Base):
+    """A model the platform can serve (embedded GGUF, a vLLM model id, ...)."""
+
+    __tablename__ = "catalog_models"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # e.g. HuggingFaceTB/SmolLM2-135M-Instruct
+    description: Mapped[str] = mapped_column(Text, default="")
+    engine: Mapped[str] = mapped_column(String(40), default="llamacpp")  # llamacpp | vllm | external
+    source: Mapped[str] = mapped_column(Text, default="")  # GGUF path, package:<dist>, or HF-style id
+    context_length: Mapped[int] = mapped_column(Integer, default=8192)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+DEPLOYMENT_STATUSES = ("pending", "starting", "ready", "failed", "stopping", "stopped")
+
+
+class Deployment(Base):
+    """A user's On-Demand deployment: one served gateway model name backed by N replicas."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("user_id", "served_name", name="uq_deployment_user_served_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    catalog_model_id: Mapped[str | None] = mapped_column(ForeignKey("catalog_models.id"))
+    served_name: Mapped[str] = mapped_column(String(200))  # the gateway `model` (modelName)
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    provider: Mapped[str] = mapped_column(String(40), default="llamacpp")  # llamacpp | vllm | external
+    cloud_provider: Mapped[str] = mapped_column(String(40), default="CLOUD_PROVIDER_ONPREM")
+    region: Mapped[str] = mapped_column(String(100), default="local")
+    replicas_desired: Mapped[int] = mapped_column(Integer, default=1)
+    gpu_type: Mapped[str] = mapped_column(String(40), default="")
+    gpu_count: Mapped[int] = mapped_column(Integer, default=0)
+    engine_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # provider-specific
+    endpoint: Mapped[str] = mapped_column(String(500), default="")  # gateway base users call
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    serverless: Mapped[bool] = mapped_column(Boolean, default=False)  # also backs a serverless entry
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    replicas: Mapped[list[Replica]] = relationship(
+        back_populates="deployment", cascade="all, delete-orphan", order_by="Replica.ordinal"
+    )
+    events: Mapped[list[DeploymentEvent]] = relationship(
+        back_populates="deployment", cascade="all, delete-orphan", order_by="DeploymentEvent.created_at"
+    )
+
+
+class Replica(Base):
+    """One engine process (or external endpoint) serving a deployment; `url` is its OpenAI base."""
+
+    __tablename__ = "replicas"
+    __table_args__ = (UniqueConstraint("deployment_id", "ordinal", name="uq_replica_ordinal"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer, default=0)
+    url: Mapped[str] = mapped_column(String(500), default="")  # e.g. http://127.0.0.1:40123/v1
+    status: Mapped[str] = mapped_column(
+        String(20), default="pending"
+    )  # pending|starting|ready|failed|stopped
+    pid: Mapped[int | None] = mapped_column(Integer)
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    deployment: Mapped[Deployment] = relationship(back_populates="replicas")
+
+
+class DeploymentEvent(Base):
+    __tablename__ = "deployment_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(String(60))
+    log: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    deployment: Mapped[Deployment] = relationship(back_populates="events")
+
+
+class ServerlessModel(Base):
+    """A serverless catalog entry: callable by `model` name with any valid key; prices per 1M tokens."""
+
+    __tablename__ = "serverless_models"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))  # display name
+    model: Mapped[str] = mapped_column(String(200), unique=True)  # what clients pass as `model`
+    deployment_id: Mapped[str | None] = mapped_column(ForeignKey("deployments.id", ondelete="SET NULL"))
+    input_price_micros: Mapped[int] = mapped_column(BigInteger, default=0)  # per 1M input tokens
+    output_price_micros: Mapped[int] = mapped_column(BigInteger, default=0)  # per 1M output tokens
+    cached_price_micros: Mapped[int] = mapped_column(BigInteger, default=0)  # per 1M cached input tokens
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class GpuPrice(Base):
+    __tablename__ = "gpu_prices"
+    __table_args__ = (UniqueConstraint("gpu_type", "cloud_provider", name="uq_gpu_price"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    gpu_type: Mapped[str] = mapped_column(String(60))
+    cloud_provider: Mapped[str] = mapped_column(String(60))
+    hourly_rate_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UsageRecord(Base):
+    """One inference request as metered by the Gateway (written in batches)."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (Index("ix_usage_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
+    deployment_id: Mapped[str | None] = mapped_column(String(36))
+    surface: Mapped[str] = mapped_column(String(20))  # on-demand | serverless
+    model: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(60), default="/v1/chat/completions")
+    streamed: Mapped[bool] = mapped_column(Boolean, default=False)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer)
+    status_code: Mapped[int] = mapped_column(Integer, default=200)
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerEntry(Base):
+    """Balance movements: credit grants (+) and usage charges (-). Balance = sum(amount_micros)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    amount_micros: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(40))  # credit_grant | usage | adjustment
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    family_id: Mapped[str] = mapped_column(String(36), index=True)  # rotation family, for reuse detection
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CliLoginCode(Base):
+    """A pending `tm auth login`: the code is shown on the approve page; tokens are handed out once."""
+
+    __tablename__ = "cli_login_codes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    user_code: Mapped[str] = mapped_column(String(16))  # short human code shown on the page, e.g. ABCD-EFGH
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|approved|denied|consumed
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ServerSetting(Base):
+    """Server-generated secrets and settings (JWT signing key, key-hash secret, ...)."""
+
+    __tablename__ = "server_settings"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
