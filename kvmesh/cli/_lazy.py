@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 
 class LazyGroup(click.Group):
@@ -44,3 +47,15 @@ class LazyGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """Complete command names from the table, without importing every command module."""
+        from click.shell_completion import CompletionItem
+
+        rows = {name: short for name, (_, short) in self.lazy_commands.items()}
+        rows.update({name: cmd.get_short_help_str() for name, cmd in self.commands.items() if not cmd.hidden})
+        results = [
+            CompletionItem(name, help=rows[name]) for name in sorted(rows) if name.startswith(incomplete)
+        ]
+        results.extend(click.Command.shell_complete(self, ctx, incomplete))
+        return results
