@@ -1,0 +1,46 @@
+"""Control Plane settings: one typed dataclass built by the CLI or tests and passed to `create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_SIGNUP_CREDIT_MICROS = 10_000_000
+
+
+@dataclass(frozen=True)
+class ControlPlaneSettings:
+    """Everything the CP app needs; no module reads the environment on its own.
+
+    `public_base_url` is what `auth_url` links point at (defaults to http://host:port).
+    `argon2_*` exist so tests can use cheap password hashing.
+    """
+
+    database_url: str
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str = ""
+    public_gateway_base: str = "http://127.0.0.1:8081"
+    gateway_cloud_provider: str = "CLOUD_PROVIDER_ONPREM"
+    run_engines: bool = True
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    login_code_ttl_s: int = 600
+    login_poll_interval_s: int = 2
+    login_start_limit_per_minute: int = 30
+    signin_limit_per_minute: int = 20
+    signup_credit_micros: int = DEFAULT_SIGNUP_CREDIT_MICROS
+    catalog_file: Path | None = None
+    argon2_time_cost: int = 3
+    argon2_memory_cost_kib: int = 65536
+
+    @property
+    def base_url(self) -> str:
+        """Public URL of this CP without a trailing slash."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
