@@ -1,0 +1,92 @@
+"""`tm doctor`: local check of config, Control Plane token and Gateway settings (no network, §5.3)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from kvmesh.cli._context import CliContext, pass_cli
+from kvmesh.cli._remote import emit_response
+
+
+def _blockers(token_present: bool, gateway: Any) -> tuple[list[str], list[str]]:
+    control_plane = [] if token_present else ["control_plane_access_token (run `tm auth login`)"]
+    gateway_items = []
+    if not gateway.api_key_present:
+        gateway_items.append("gateway_api_key (set in config/runtime or run `tm init --sync`)")
+    if not gateway.user_id_present and not gateway.user_id_derived:
+        gateway_items.append("gateway_user_id (set in config/runtime or run `tm init --sync`)")
+    elif not gateway.user_id_valid:
+        gateway_items.append(
+            "gateway_user_id invalid (set a UUID in config/runtime or rerun `tm init --sync`)"
+        )
+    return control_plane, gateway_items
+
+
+@click.command(name="doctor")
+@click.option("--exit-status", is_flag=True, help="Exit non-zero when readiness checks fail.")
+@pass_cli
+def doctor(cli: CliContext, exit_status: bool) -> None:
+    """Diagnose configuration and credentials (local only; see `tm infer doctor --live` for live checks).
+
+    \b
+    Examples:
+      tm doctor
+      tm --output json doctor --exit-status
+    """
+    from kvmesh.cli import _readiness as r
+    from kvmesh.client._config import public_settings
+
+    settings = cli.settings
+    token = r.inspect_token(settings.auth_json_path)
+    gateway = r.inspect_gateway(settings, token)
+    gateway_ready = gateway.api_key_present and gateway.user_id_ready
+    overall = token.ready and gateway_ready
+    ca_exists = bool(settings.ca_bundle) and os.path.exists(settings.ca_bundle or "")
+    cp_items, gw_items = _blockers(token.access_token_present, gateway)
+    warnings = [f"control_plane_auth_json invalid ({token.error})"] if token.error else []
+    missing = [] if overall else [*cp_items, *gw_items]
+    warnings.append(
+        "Local readiness only. `tm doctor` does not live-validate "
+        "the current Control Plane token or inference endpoint."
+    )
+    if not gateway.model_id_present:
+        warnings.append("gateway_model_id not set (run `tm init --sync` or pass --model when required)")
+    if settings.ca_bundle and not ca_exists:
+        warnings.append(
+            "ca_bundle is set but file is missing (set "
+            "--ca-bundle/TENSORMESH_CA_BUNDLE to a readable PEM file)"
+        )
+    data: dict[str, Any] = {
+        "ok": overall,
+        "ready": {"control_plane": token.ready, "gateway": gateway_ready, "overall": overall},
+        "missing": missing,
+        "warnings": warnings,
+        "files": {
+            "config_path": str(settings.config_path),
+            "config_exists": settings.config_exists,
+            "auth_json_path": token.auth_json_path,
+            "auth_json_exists": token.auth_json_exists,
+            "ca_bundle_path": settings.ca_bundle,
+            "ca_bundle_exists": ca_exists,
+        },
+        "config": public_settings(settings),
+        "control_plane": r.control_plane_data(settings, token),
+        "gateway": r.gateway_data(settings, gateway),
+    }
+    if cli.output in ("json", "yaml", "raw"):
+        emit_response(cli, data, json.dumps(data))
+    else:
+        lines = [
+            f"Config file: {settings.config_path} ({'ok' if settings.config_exists else 'missing'})",
+            r.control_plane_line(settings.controlplane_base, token.access_token_present),
+            r.gateway_line(settings.gateway_provider, settings.gateway_base, gateway),
+        ]
+        if settings.ca_bundle:
+            lines.append(f"CA bundle: {settings.ca_bundle} ({'ok' if ca_exists else 'missing'})")
+        r.echo_screen("tm doctor", lines, missing=missing, warnings=warnings)
+    if exit_status and not overall:
+        raise SystemExit(1)
