@@ -8,6 +8,8 @@ Run as `python -m kvmesh.engines.llamacpp_build` (prints the binary path).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
@@ -34,7 +37,10 @@ CMAKE_FLAGS: tuple[str, ...] = (
 
 
 def cache_root() -> Path:
-    """Where built binaries live: `$KVMESH_CACHE_DIR`, else `$XDG_CACHE_HOME/kvmesh`, else `~/.cache/kvmesh`."""
+    """Where built binaries live.
+
+    `$KVMESH_CACHE_DIR`, else `$XDG_CACHE_HOME/kvmesh`, else `~/.cache/kvmesh`.
+    """
     explicit = os.environ.get("KVMESH_CACHE_DIR", "").strip()
     if explicit:
         return Path(explicit).expanduser()
@@ -100,14 +106,44 @@ def _extract_llama_cpp(sdist: Path, workdir: Path) -> Path:
 
 
 def build(jobs: int | None = None, sdist: Path | None = None) -> Path:
-    """Return the cached `llama-server`, building it first if it is not there yet."""
+    """Return the cached `llama-server`, building it first if it is not there yet.
+
+    A file lock makes concurrent callers (`make test` and `make demo` at once) wait for one
+    build; the binary appears in the cache only when complete (copy to a temp name, then rename).
+    """
     target = cached_binary()
     if target.is_file():
         return target
     if shutil.which("cmake") is None:
         raise RuntimeError("cmake is required to build llama-server (apt-get install cmake)")
-    jobs = jobs or max(1, os.cpu_count() or 1)
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _build_lock(target.parent / ".build.lock"):
+        if target.is_file():
+            return target
+        try:
+            _build_into(target, jobs or max(1, os.cpu_count() or 1), sdist)
+        except subprocess.CalledProcessError as exc:
+            step = " ".join(str(arg) for arg in exc.cmd[:4])
+            raise RuntimeError(f"llama-server build step failed (exit {exc.returncode}): {step} ...") from exc
+    _say(f"built {target}")
+    return target
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _say("another build is running; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_into(target: Path, jobs: int, sdist: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="kvmesh-llama-build-") as tmp:
         workdir = Path(tmp)
         source = _extract_llama_cpp(sdist or _download_sdist(workdir), workdir)
@@ -119,35 +155,45 @@ def build(jobs: int | None = None, sdist: Path | None = None) -> Path:
             stdout=subprocess.DEVNULL,
         )
         _say(f"compiling llama-server with {jobs} jobs (about 10 minutes on 2 cores; done once, then cached)")
-        proc = subprocess.Popen(
-            ["cmake", "--build", str(build_dir), "--target", "llama-server", "-j", str(jobs)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert proc.stdout is not None
-        last_pct = ""
-        tail: list[str] = []
-        for line in proc.stdout:
-            tail = (tail + [line.rstrip()])[-30:]
-            if line.startswith("[") and "%]" in line:
-                pct = line[1 : line.index("%]")].strip()
-                if pct != last_pct and int(pct or 0) % 10 == 0:
-                    _say(f"{pct}%")
-                    last_pct = pct
-        if proc.wait() != 0:
-            raise RuntimeError("llama-server build failed:\n" + "\n".join(tail))
-        built = build_dir / "bin" / "llama-server"
-        staging = target.with_suffix(".tmp")
-        shutil.copy2(built, staging)
-        os.replace(staging, target)
-    _say(f"built {target}")
-    return target
+        _compile(build_dir, jobs)
+        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copy2(build_dir / "bin" / "llama-server", staging)
+            os.replace(staging, target)
+        finally:
+            staging.unlink(missing_ok=True)
+
+
+def _compile(build_dir: Path, jobs: int) -> None:
+    """Run the cmake build, echoing progress every 10 %; on failure raise with the last output lines."""
+    proc = subprocess.Popen(
+        ["cmake", "--build", str(build_dir), "--target", "llama-server", "-j", str(jobs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    shown = -1
+    tail: list[str] = []
+    for line in proc.stdout:
+        tail = [*tail, line.rstrip()][-30:]
+        if line.startswith("[") and "%]" in line:
+            pct_text = line[1 : line.index("%]")].strip()
+            pct = int(pct_text) if pct_text.isdigit() else shown
+            if pct // 10 > shown // 10:
+                _say(f"{pct}%")
+                shown = pct
+    if proc.wait() != 0:
+        raise RuntimeError("llama-server build failed:\n" + "\n".join(tail))
 
 
 def main() -> None:
     sdist = Path(sys.argv[1]) if len(sys.argv) > 1 else None
-    print(build(sdist=sdist))
+    try:
+        print(build(sdist=sdist))
+    except (RuntimeError, OSError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,1 +1,1 @@
-"""local."""
+"""The local stack: `tm local up|down|status|logs` and `make demo` (Control Plane, Gateway, model)."""

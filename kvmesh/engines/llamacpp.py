@@ -1,0 +1,134 @@
+"""Embedded llama.cpp provider: one `llama-server` process per replica on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from kvmesh.engines.llamacpp_build import find_llama_server
+from kvmesh.engines.model_files import ModelFileError, resolve_model_file
+from kvmesh.engines.processes import (
+    EngineStartError,
+    free_port,
+    http_ok,
+    launch,
+    tail_lines,
+    terminate,
+    wait_until_healthy,
+)
+from kvmesh.engines.provider import ReplicaHandle, ReplicaSpec, engine_data_dir, setting
+
+DEFAULT_PARALLEL = 4
+DEFAULT_CTX_PER_SLOT = 2048
+DEFAULT_CACHE_REUSE = 256
+
+
+def default_threads(cpu_count: int | None = None) -> int:
+    """One thread per replica on small machines (<= 2 cores), else half the cores (at most 8)."""
+    cores = cpu_count or os.cpu_count() or 1
+    return 1 if cores <= 2 else min(8, cores // 2)
+
+
+def llama_server_args(binary: Path, model: Path, port: int, spec: ReplicaSpec, settings: object) -> list[str]:
+    """The `llama-server` command line for one replica; engine_config keys override settings.
+
+    `--threads-http` is left at llama-server's default (slots + 4): every idle keep-alive
+    connection holds one HTTP thread for up to 5 s, and health checks need threads of their own.
+    """
+    config = spec.engine_config
+    parallel = int(config.get("parallel", setting(settings, "llama_parallel", DEFAULT_PARALLEL)))
+    threads = int(config.get("threads", setting(settings, "llama_threads", default_threads())))
+    ctx_default = min(spec.context_length, DEFAULT_CTX_PER_SLOT) * parallel
+    ctx_size = int(config.get("ctx_size", setting(settings, "llama_ctx_size", ctx_default)))
+    cache_reuse = int(config.get("cache_reuse", DEFAULT_CACHE_REUSE))
+    argv = [
+        str(binary),
+        "--model", str(model),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--alias", spec.served_name,
+        "--parallel", str(parallel),
+        "--ctx-size", str(ctx_size),
+        "--threads", str(threads),
+        "--cache-reuse", str(cache_reuse),
+        "--metrics",
+        "--slots",
+        "--no-webui",
+    ]  # fmt: skip
+    # The GGUF's chat template is Jinja; the legacy matcher only knows a fixed list of templates.
+    if config.get("jinja", True):
+        argv.append("--jinja")
+    argv.extend(str(arg) for arg in config.get("extra_args", []))
+    return argv
+
+
+class LlamaCppProvider:
+    name = "llamacpp"
+
+    def __init__(self, settings: object) -> None:
+        self.settings = settings
+        self.start_timeout_s = float(setting(settings, "engine_start_timeout_s", 120.0))
+
+    async def start_replica(self, spec: ReplicaSpec, ordinal: int) -> ReplicaHandle:
+        binary = find_llama_server()
+        if binary is None:
+            raise EngineStartError(
+                "llama-server binary not found: run `make llama-server` "
+                "(or `python -m kvmesh.engines.llamacpp_build`), or set KVMESH_LLAMA_SERVER"
+            )
+        try:
+            model = resolve_model_file(str(spec.engine_config.get("model", "")) or spec.model_source)
+        except ModelFileError as exc:
+            raise EngineStartError(f"model not found: {exc}") from exc
+        log_path = engine_data_dir(self.settings) / spec.deployment_id / f"replica-{ordinal}.log"
+        last_error: EngineStartError | None = None
+        for _attempt in range(2):  # a second try covers losing the free port to another process
+            port = free_port()
+            argv = llama_server_args(binary, model, port, spec, self.settings)
+            process = launch(argv, log_path)
+            handle = ReplicaHandle(
+                provider=self.name,
+                deployment_id=spec.deployment_id,
+                ordinal=ordinal,
+                url=f"http://127.0.0.1:{port}/v1",
+                pid=process.pid,
+                log_path=log_path,
+                command=argv,
+                process=process,
+            )
+            try:
+                await wait_until_healthy(f"{handle.root_url}/health", process, log_path, self.start_timeout_s)
+                return handle
+            except EngineStartError as exc:
+                await terminate(process)
+                last_error = exc
+                if "bind" not in exc.log_tail and "address already in use" not in exc.log_tail.lower():
+                    break
+            except BaseException:
+                await asyncio.shield(terminate(process))
+                raise
+        assert last_error is not None
+        raise last_error
+
+    async def stop_replica(self, handle: ReplicaHandle) -> None:
+        if handle.process is not None:
+            await terminate(handle.process)
+
+    async def check_health(self, handle: ReplicaHandle) -> bool:
+        if handle.exited() is not None:
+            return False
+        return await http_ok(f"{handle.root_url}/health")
+
+    async def describe(self, handle: ReplicaHandle) -> dict[str, Any]:
+        return {
+            "provider": self.name,
+            "url": handle.url,
+            "pid": handle.pid,
+            "running": handle.exited() is None,
+            "exit_status": handle.exited(),
+            "log_path": str(handle.log_path) if handle.log_path else None,
+            "log_tail": tail_lines(handle.log_path, 10),
+            "command": handle.command,
+        }

@@ -1,0 +1,117 @@
+"""The one engine-provider interface (async everywhere) and the table of providers by name.
+
+A provider turns a `ReplicaSpec` into a running OpenAI-compatible endpoint (`ReplicaHandle.url`,
+always the `/v1` base) and can stop it, check it and describe it. The controller only ever
+talks to this interface; which provider serves a deployment is `deployments.provider`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from kvmesh.engines.processes import EngineStartError
+
+__all__ = [
+    "PROVIDERS",
+    "EngineProvider",
+    "EngineStartError",
+    "ReplicaHandle",
+    "ReplicaSpec",
+    "UnknownProviderError",
+    "create_provider",
+]
+
+
+@dataclass(frozen=True)
+class ReplicaSpec:
+    """What to run: taken from a deployment row, its catalog model and its engine_config."""
+
+    deployment_id: str
+    served_name: str
+    model_source: str = ""
+    engine_config: Mapping[str, Any] = field(default_factory=dict)
+    context_length: int = 8192
+
+
+@dataclass
+class ReplicaHandle:
+    """A started replica. `process` is set only for engines this process launched."""
+
+    provider: str
+    deployment_id: str
+    ordinal: int
+    url: str
+    pid: int | None = None
+    log_path: Path | None = None
+    command: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def root_url(self) -> str:
+        """The server root (the OpenAI base without its trailing `/v1`)."""
+        return self.url.removesuffix("/").removesuffix("/v1")
+
+    def exited(self) -> int | None:
+        """The exit status if the launched process has ended, else None (always None when not launched)."""
+        return None if self.process is None else self.process.poll()
+
+
+class EngineProvider(Protocol):
+    name: str
+
+    async def start_replica(self, spec: ReplicaSpec, ordinal: int) -> ReplicaHandle:
+        """Start replica `ordinal` and return once it answers health checks (EngineStartError otherwise)."""
+        ...
+
+    async def stop_replica(self, handle: ReplicaHandle) -> None: ...
+
+    async def check_health(self, handle: ReplicaHandle) -> bool: ...
+
+    async def describe(self, handle: ReplicaHandle) -> dict[str, Any]: ...
+
+
+class UnknownProviderError(LookupError):
+    pass
+
+
+PROVIDERS: dict[str, str] = {
+    "llamacpp": "kvmesh.engines.llamacpp:LlamaCppProvider",
+    "external": "kvmesh.engines.external:ExternalProvider",
+    "vllm": "kvmesh.engines.vllm:VllmProvider",
+}
+
+
+def create_provider(name: str, settings: object) -> EngineProvider:
+    """Build the provider registered as `name`; `settings` is the Control Plane settings object."""
+    target = PROVIDERS.get(name)
+    if target is None:
+        known = ", ".join(sorted(PROVIDERS))
+        raise UnknownProviderError(f"unknown engine provider {name!r} (known: {known})")
+    module_name, attr = target.split(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    provider: EngineProvider = factory(settings)
+    return provider
+
+
+def setting(settings: object, name: str, default: Any) -> Any:
+    """An engine setting: an attribute of the settings object, else its `extra` mapping, else `default`.
+
+    Engine knobs (`llama_threads`, `llama_parallel`, `llama_ctx_size`, `engine_*`) need not be
+    fields of the Control Plane settings class; `extra={"llama_threads": "2"}` works too.
+    """
+    value = getattr(settings, name, None)
+    if value is None:
+        extra = getattr(settings, "extra", None)
+        value = extra.get(name) if isinstance(extra, Mapping) else None
+    return default if value is None else value
+
+
+def engine_data_dir(settings: object) -> Path:
+    base = setting(settings, "data_dir", None)
+    return (Path(base) if base else Path.cwd() / ".kvmesh-data") / "engines"
