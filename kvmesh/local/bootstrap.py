@@ -167,7 +167,9 @@ def wait_for_deployment(
 
 
 def point_config_at(controlplane_url: str, gateway_url: str | None) -> Path:
-    """Set top-level controlplane_base (and gateway_base) in config.toml, keeping comments."""
+    """Set top-level controlplane_base (and gateway_base, serverless_base) in config.toml, keeping comments.
+
+    The local Gateway serves both surfaces, so On-Demand and serverless bases both point at it."""
     from kvmesh.client import default_config_path, load_config_document, save_config_document
 
     path = default_config_path()
@@ -175,6 +177,7 @@ def point_config_at(controlplane_url: str, gateway_url: str | None) -> Path:
     document["controlplane_base"] = controlplane_url
     if gateway_url:
         document["gateway_base"] = gateway_url
+        document["serverless_base"] = gateway_url
     save_config_document(path, document)
     return path
 

@@ -1,26 +1,37 @@
 """The docs' first-request flow, verbatim, against a real local stack (`tm local up`) and the real model.
 
-`tm local up` starts Control Plane, Gateway and the embedded llama.cpp engine with SmolLM2-135M
-and signs the CLI in (it stands in for the browser step of `tm auth login`). Every other command
-is the seed page's, word for word, run as a fresh `tm` process with TM_CONFIG_HOME in a temp dir.
+`tm local up` starts Control Plane, Gateway and the embedded llama.cpp engine with SmolLM2-135M and
+creates the owner account. The test then signs out and runs `tm auth login --no-open-browser`,
+approving its code in headless Chromium with the owner's password, and after that every seed
+command word for word in the docs' order, each as a fresh `tm` process with TM_CONFIG_HOME in a
+temp dir. The `signed_in` fixture (login + `tm init --sync`) is what the later commands depend on.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-pytestmark = pytest.mark.engine
+from kvmesh.local.layout import OWNER_EMAIL, SERVED_NAME, SERVERLESS_MODEL
+
+pytestmark = [pytest.mark.engine, pytest.mark.browser]
 
 TM = [sys.executable, "-m", "kvmesh"]
 SAY_HELLO = '[{"role":"user","content":"Say hello."}]'
 STREAM_TOKENS = '[{"role":"user","content":"Stream tokens."}]'
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+# The seed commands cannot set max_tokens and SmolLM2 may ramble to the end of its context (~75 s on
+# 2 cores); llama-server's own default-length knob, inherited by the engine, keeps each answer short.
+ENGINE_ENV = {"LLAMA_ARG_N_PREDICT": "128"}
 
 
 def _free_port() -> int:
@@ -29,25 +40,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from kvmesh.engines.llamacpp_build import find_llama_server
-
-    if find_llama_server() is None:
-        pytest.skip("llama-server is not built (kvmesh.engines.llamacpp_build)")
-    state = tmp_path_factory.mktemp("tm-home")
-    env = _env(state)
-    ports = ["--controlplane-port", str(_free_port()), "--gateway-port", str(_free_port())]
-    up = subprocess.run(
-        [*TM, "local", "up", *ports, "--quiet"], env=env, capture_output=True, text=True, timeout=600
-    )
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        yield state
-    finally:
-        subprocess.run([*TM, "local", "down"], env=env, capture_output=True, timeout=120)
 
 
 def _env(state: Path) -> dict[str, str]:
@@ -61,61 +53,174 @@ def tm(state: Path, *args: str, stdin: str | None = None) -> subprocess.Complete
     )
 
 
-def test_init_shows_local_state(home: Path) -> None:
-    result = tm(home, "init")
-    assert result.returncode == 0, result.stderr
-    assert "Control Plane: base=http://127.0.0.1:" in result.stdout
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A running local stack in its own state root; torn down after the module."""
+    from kvmesh.engines.llamacpp_build import find_llama_server
+
+    if find_llama_server() is None:
+        pytest.skip("llama-server is not built (kvmesh.engines.llamacpp_build)")
+    state = tmp_path_factory.mktemp("tm-home")
+    ports = ["--controlplane-port", str(_free_port()), "--gateway-port", str(_free_port())]
+    up = subprocess.run(
+        [*TM, "local", "up", *ports, "--quiet"],
+        env={**_env(state), **ENGINE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield state
+    finally:
+        subprocess.run([*TM, "local", "down"], env=_env(state), capture_output=True, timeout=120)
 
 
-def test_init_sync_stores_the_served_model(home: Path) -> None:
-    result = tm(home, "init", "--sync")
-    assert result.returncode == 0, result.stderr
-    assert "Synced managed config:" in result.stdout
-    assert "model_id=smollm2-135m-instruct" in result.stdout
+def approve_in_chromium(auth_url: str, email: str, password: str) -> str:
+    """Sign in on the approve page in headless Chromium and press Approve; returns the result title."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(auth_url)
+            page.fill("#email", email)
+            page.fill("#password", password)
+            page.click("#signin")
+            page.wait_for_selector("#approve")
+            assert page.inner_text("#signed-in-as") == email
+            page.click("#approve")
+            page.wait_for_selector("#result-title")
+            return str(page.inner_text("#result-title"))
+        finally:
+            browser.close()
+
+
+def read_open_browser_url(login: subprocess.Popen[str]) -> str:
+    assert login.stderr is not None
+    seen = []
+    for line in login.stderr:
+        seen.append(line)
+        match = re.match(r"Open browser: (\S+)", line)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"`tm auth login` printed no URL: {''.join(seen)!r}")
+
+
+@pytest.fixture(scope="module")
+def logged_in(home: Path) -> dict[str, Any]:
+    """`tm auth login` from a signed-out state, approved by the owner in headless Chromium."""
+    logout = tm(home, "auth", "logout", "--yes")
+    assert logout.returncode == 0, logout.stderr
+    assert not (home / "auth.json").exists()
+    password = (home / "local" / "owner-password").read_text().strip()
+    login = subprocess.Popen(
+        [*TM, "auth", "login", "--no-open-browser", "--max-wait-seconds", "120"],
+        env=_env(home),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = read_open_browser_url(login)
+        title = approve_in_chromium(url, OWNER_EMAIL, password)
+        rest_of_stderr = login.stderr.read() if login.stderr else ""
+        stdout = login.stdout.read() if login.stdout else ""
+        returncode = login.wait(timeout=60)
+    finally:
+        if login.poll() is None:
+            login.kill()
+            login.wait()
+    return {"url": url, "title": title, "returncode": returncode, "stdout": stdout, "stderr": rest_of_stderr}
+
+
+@pytest.fixture(scope="module")
+def signed_in(home: Path, logged_in: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """The seed's `Set Gateway Credentials` step: a browser login, then `tm init --sync`."""
+    assert logged_in["returncode"] == 0, logged_in["stderr"]
+    return tm(home, "init", "--sync")
+
+
+def test_login_is_approved_in_the_browser_and_saves_tokens(home: Path, logged_in: dict[str, Any]) -> None:
+    assert logged_in["title"] == "CLI login approved"
+    assert logged_in["returncode"] == 0, logged_in["stderr"]
+    auth_json = home / "auth.json"
+    assert f"Login success. Tokens saved to {auth_json}" in logged_in["stderr"]
+    assert auth_json.stat().st_mode & 0o777 == 0o600
+    assert json.loads(auth_json.read_text())["access_token"]
+
+
+def test_init_sync_stores_the_served_model(home: Path, signed_in: subprocess.CompletedProcess[str]) -> None:
+    assert signed_in.returncode == 0, signed_in.stderr
+    assert "Synced managed config:" in signed_in.stdout
+    assert f"model_id={SERVED_NAME}" in signed_in.stdout
     assert (home / "config.toml").stat().st_mode & 0o777 == 0o600
 
 
-def test_chat_answers(home: Path) -> None:
+def test_whoami_shows_the_owner(home: Path, signed_in: subprocess.CompletedProcess[str]) -> None:
+    result = tm(home, "auth", "whoami")
+    assert result.returncode == 0, result.stderr
+    assert OWNER_EMAIL in result.stdout
+
+
+def test_chat_answers(home: Path, signed_in: subprocess.CompletedProcess[str]) -> None:
     result = tm(home, "infer", "chat", "--json", SAY_HELLO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
 
 
-def test_chat_streams_from_stdin(home: Path) -> None:
-    result = tm(home, "infer", "chat", "--stream", stdin=STREAM_TOKENS)
+def test_chat_streams_from_stdin(home: Path, signed_in: subprocess.CompletedProcess[str]) -> None:
+    result = tm(home, "infer", "chat", "--stream", stdin=STREAM_TOKENS + "\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.endswith("\n") and result.stdout.strip()
 
 
-def test_chat_streams_with_a_longer_idle_timeout(home: Path) -> None:
-    result = tm(home, "infer", "chat", "--stream", "--stream-idle-timeout", "600", stdin=STREAM_TOKENS)
+def test_chat_streams_with_a_longer_idle_timeout(
+    home: Path, signed_in: subprocess.CompletedProcess[str]
+) -> None:
+    args = ("infer", "chat", "--stream", "--stream-idle-timeout", "600")
+    result = tm(home, *args, stdin=STREAM_TOKENS + "\n")
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
 
 
-def test_chat_with_latest_model(home: Path) -> None:
+def test_chat_with_latest_model(home: Path, signed_in: subprocess.CompletedProcess[str]) -> None:
     result = tm(home, "infer", "chat", "--model", "@latest", "--json", SAY_HELLO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
 
 
-def test_infer_doctor_is_ready(home: Path) -> None:
-    result = tm(home, "infer", "doctor", "--live", "--exit-status")
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_serverless_pricing_lists_the_embedded_model(
+    home: Path, signed_in: subprocess.CompletedProcess[str]
+) -> None:
+    result = tm(home, "billing", "pricing", "serverless", "list")
+    assert result.returncode == 0, result.stderr
+    listed = yaml.safe_load(result.stdout)
+    assert SERVERLESS_MODEL in [item["model"] for item in listed["pricing"]]
 
 
-@pytest.mark.xfail(
-    reason="`tm local up` does not write `serverless_base` yet, so the serverless shortcut goes to "
-    "https://serverless.tensormesh.ai; with `--base-url <local gateway>` it answers",
-    strict=False,
-)
-def test_serverless_shortcut_with_a_listed_model(home: Path) -> None:
+def test_serverless_shortcut_with_a_real_key_and_a_listed_model(
+    home: Path, signed_in: subprocess.CompletedProcess[str]
+) -> None:
     pricing = tm(home, "--output", "json", "billing", "pricing", "serverless", "list")
     assert pricing.returncode == 0, pricing.stderr
-    models = [item["model"] for item in json.loads(pricing.stdout)["pricing"]]
-    assert models, "the local Control Plane publishes no serverless model"
-    key = tm(home, "--output", "json", "config", "show").stdout
-    api_key_shown = json.loads(key)["gateway_api_key"]
-    assert api_key_shown  # redacted in `config show`; the CLI reuses the stored key by itself
-    result = tm(home, "infer", "chat", "--surface", "serverless", "--model", models[0], "--json", SAY_HELLO)
+    model = json.loads(pricing.stdout)["pricing"][0]["model"]
+    keys = tm(home, "--output", "json", "users", "api-keys", "list")
+    assert keys.returncode == 0, keys.stderr
+    api_key = json.loads(keys.stdout)["apiKeys"][0]["id"]
+    result = tm(
+        home, "infer", "chat", "--surface", "serverless", "--api-key", api_key, "--model", model,
+        "--json", SAY_HELLO,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+    assert api_key not in result.stdout + result.stderr
+
+
+def test_infer_doctor_is_ready(home: Path, signed_in: subprocess.CompletedProcess[str]) -> None:
+    result = tm(home, "infer", "doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    live = tm(home, "infer", "doctor", "--live", "--exit-status")
+    assert live.returncode == 0, live.stdout + live.stderr
