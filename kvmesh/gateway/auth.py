@@ -1,0 +1,46 @@
+"""Who is calling: bearer key -> user (cached), X-User-Id check, and which surface the request is for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kvmesh.gateway.asgi import GatewayError, RequestHeaders
+from kvmesh.gateway.directory import ON_DEMAND, SERVERLESS, Directory, now_utc
+from kvmesh.store.secrets import hash_api_key
+
+BEARER = b"bearer "
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    api_key_id: str
+    user_id: str
+    surface: str  # on-demand (X-User-Id sent) | serverless (key only)
+
+
+class Authenticator:
+    def __init__(self, directory: Directory, server_secret: bytes) -> None:
+        self._directory = directory
+        self._secret = server_secret
+
+    async def caller(self, headers: RequestHeaders) -> Caller:
+        """401 for a missing/unknown/revoked/expired key, 403 when X-User-Id is not the key's owner."""
+        raw = headers.authorization
+        if raw[:7].lower() != BEARER or not raw[7:].strip():
+            raise GatewayError(
+                401, "Missing API key: send `Authorization: Bearer <gateway api key>`.", "missing_api_key"
+            )
+        secret = raw[7:].strip().decode("latin-1")
+        record = await self._directory.key(hash_api_key(self._secret, secret))
+        if record is None:
+            raise GatewayError(401, "Invalid API key (unknown or revoked).", "invalid_api_key")
+        if record.expires_at is not None and record.expired(now_utc()):
+            raise GatewayError(401, "API key has expired.", "expired_api_key")
+        user_id = headers.user_id.strip().decode("latin-1").lower()
+        if not user_id:
+            return Caller(api_key_id=record.api_key_id, user_id=record.user_id, surface=SERVERLESS)
+        if user_id != record.user_id.lower():
+            raise GatewayError(
+                403, "This API key does not belong to the user in X-User-Id.", "api_key_user_mismatch"
+            )
+        return Caller(api_key_id=record.api_key_id, user_id=record.user_id, surface=ON_DEMAND)

@@ -1,0 +1,219 @@
+"""Key, route, model-list and balance lookups from the store, behind in-process refreshing caches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kvmesh.gateway.cache import RefreshingCache
+from kvmesh.gateway.settings import GatewaySettings
+from kvmesh.store.models import ApiKey, Deployment, LedgerEntry, Replica, ServerlessModel, UsageRecord, User
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+ON_DEMAND = "on-demand"
+SERVERLESS = "serverless"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    api_key_id: str
+    user_id: str
+    expires_at: datetime | None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaTarget:
+    id: str
+    url: str  # OpenAI base, e.g. http://127.0.0.1:40123/v1
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a model name goes: one deployment, its ready replicas, and per-1M-token prices."""
+
+    surface: str
+    model: str
+    deployment_id: str | None
+    deployment_status: str
+    provider: str
+    replicas: tuple[ReplicaTarget, ...]
+    input_price_micros: int = 0
+    output_price_micros: int = 0
+    cached_price_micros: int = 0
+
+    @property
+    def priced(self) -> bool:
+        return bool(self.input_price_micros or self.output_price_micros or self.cached_price_micros)
+
+    def cost_micros(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> int:
+        uncached = max(prompt_tokens - cached_tokens, 0)
+        total = (
+            uncached * self.input_price_micros
+            + cached_tokens * (self.cached_price_micros or self.input_price_micros)
+            + completion_tokens * self.output_price_micros
+        )
+        return (total + 999_999) // 1_000_000
+
+
+class Directory:
+    """Async lookups for the hot path; every store read runs in a worker thread and is cached."""
+
+    def __init__(self, session_factory: Callable[[], Session], settings: GatewaySettings) -> None:
+        self._sessions = session_factory
+        hard = settings.hard_ttl
+        self._keys: RefreshingCache[str, KeyRecord | None] = RefreshingCache(
+            in_thread(self._load_key), settings.key_ttl, hard
+        )
+        self._routes: RefreshingCache[tuple[str, str, str], Route | None] = RefreshingCache(
+            in_thread(self._load_route), settings.route_ttl, hard
+        )
+        self._model_lists: RefreshingCache[str, tuple[str, ...]] = RefreshingCache(
+            in_thread(self._load_model_list), settings.route_ttl, hard
+        )
+        self._balances: RefreshingCache[str, int] = RefreshingCache(
+            in_thread(self._load_balance), settings.balance_ttl, hard
+        )
+
+    async def key(self, key_hash: str) -> KeyRecord | None:
+        return await self._keys.get(key_hash)
+
+    async def on_demand_route(self, user_id: str, served_name: str) -> Route | None:
+        return await self._routes.get((ON_DEMAND, user_id, served_name))
+
+    async def serverless_route(self, model: str) -> Route | None:
+        return await self._routes.get((SERVERLESS, "", model))
+
+    async def model_names(self, user_id: str | None) -> tuple[str, ...]:
+        """Served names of the user's ready deployments, or the active serverless catalog when None."""
+        return await self._model_lists.get(user_id or "")
+
+    async def balance(self, user_id: str) -> int:
+        return await self._balances.get(user_id)
+
+    def spend(self, user_id: str, cost_micros: int) -> None:
+        """Charge a not-yet-flushed cost against the cached balance so spending shows at once."""
+        if cost_micros:
+            self._balances.adjust(user_id, lambda balance: balance - cost_micros)
+
+    def _load_key(self, key_hash: str) -> KeyRecord | None:
+        with self._sessions() as session:
+            row = session.execute(
+                select(ApiKey.id, ApiKey.user_id, ApiKey.expires_at)
+                .join(User, User.id == ApiKey.user_id)
+                .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None), User.disabled.is_(False))
+            ).first()
+        if row is None:
+            return None
+        expires_at = row.expires_at
+        if expires_at is not None and expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+        return KeyRecord(api_key_id=row.id, user_id=row.user_id, expires_at=expires_at)
+
+    def _load_route(self, key: tuple[str, str, str]) -> Route | None:
+        surface, user_id, model = key
+        with self._sessions() as session:
+            if surface == ON_DEMAND:
+                deployment = session.scalars(
+                    select(Deployment).where(
+                        Deployment.user_id == user_id,
+                        Deployment.served_name == model,
+                        Deployment.deleted_at.is_(None),
+                    )
+                ).first()
+                if deployment is None:
+                    return None
+                return Route(
+                    surface=surface,
+                    model=model,
+                    deployment_id=deployment.id,
+                    deployment_status=deployment.status,
+                    provider=deployment.provider,
+                    replicas=_ready_replicas(session, deployment),
+                )
+            entry = session.scalars(
+                select(ServerlessModel).where(ServerlessModel.model == model, ServerlessModel.is_active)
+            ).first()
+            if entry is None:
+                return None
+            backing = session.get(Deployment, entry.deployment_id) if entry.deployment_id else None
+            usable = backing is not None and backing.deleted_at is None
+            return Route(
+                surface=surface,
+                model=model,
+                deployment_id=backing.id if backing is not None else None,
+                deployment_status=backing.status if backing is not None and usable else "missing",
+                provider=backing.provider if backing is not None else "",
+                replicas=_ready_replicas(session, backing) if backing is not None and usable else (),
+                input_price_micros=entry.input_price_micros,
+                output_price_micros=entry.output_price_micros,
+                cached_price_micros=entry.cached_price_micros,
+            )
+
+    def _load_model_list(self, user_id: str) -> tuple[str, ...]:
+        with self._sessions() as session:
+            if user_id:
+                names = session.scalars(
+                    select(Deployment.served_name)
+                    .where(
+                        Deployment.user_id == user_id,
+                        Deployment.status == "ready",
+                        Deployment.deleted_at.is_(None),
+                    )
+                    .order_by(Deployment.served_name)
+                ).all()
+            else:
+                names = session.scalars(
+                    select(ServerlessModel.model)
+                    .where(ServerlessModel.is_active)
+                    .order_by(ServerlessModel.model)
+                ).all()
+        return tuple(names)
+
+    def _load_balance(self, user_id: str) -> int:
+        with self._sessions() as session:
+            credits = session.scalar(
+                select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(
+                    LedgerEntry.user_id == user_id
+                )
+            )
+            spent = session.scalar(
+                select(func.coalesce(func.sum(UsageRecord.cost_micros), 0)).where(
+                    UsageRecord.user_id == user_id
+                )
+            )
+        return int(credits or 0) - int(spent or 0)
+
+
+def _ready_replicas(session: Session, deployment: Deployment) -> tuple[ReplicaTarget, ...]:
+    if deployment.status != "ready":
+        return ()
+    rows = session.execute(
+        select(Replica.id, Replica.url)
+        .where(Replica.deployment_id == deployment.id, Replica.status == "ready")
+        .order_by(Replica.ordinal)
+    ).all()
+    return tuple(ReplicaTarget(id=row.id, url=row.url.rstrip("/")) for row in rows if row.url)
+
+
+def in_thread(load: Callable[[K], V]) -> Callable[[K], Awaitable[V]]:
+    """Wrap a blocking store read so the event loop awaits it in a worker thread."""
+
+    async def run(key: K) -> V:
+        return await asyncio.to_thread(load, key)
+
+    return run
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,293 @@
+"""The proxied-request path: authenticate, route, pick a replica, forward, relay, meter."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from kvmesh.gateway.asgi import (
+    GatewayError,
+    Receive,
+    RequestHeaders,
+    Send,
+    read_body,
+    send_json,
+)
+from kvmesh.gateway.auth import Authenticator, Caller
+from kvmesh.gateway.directory import ON_DEMAND, Directory, Route
+from kvmesh.gateway.endpoints import ProxiedEndpoint, llamacpp_request, llamacpp_response
+from kvmesh.gateway.metering import TokenCounts, UsageRecorder
+from kvmesh.gateway.metrics import GatewayMetrics
+from kvmesh.gateway.proxy import UpstreamClient, UpstreamFailure, origin_of
+from kvmesh.gateway.replicas import ReplicaPool, ReplicaState
+from kvmesh.gateway.routing import RouteRequest, RoutingPolicy
+from kvmesh.gateway.streaming import relay_stream
+from kvmesh.gateway.upstream_replies import relay_unary
+
+NO_TOKENS = TokenCounts()
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One proxied request's facts, filled in as it goes, then turned into a usage record."""
+
+    request_id: str
+    endpoint: ProxiedEndpoint
+    caller: Caller
+    route: Route
+    streamed: bool
+    started: float
+    status: int = 200
+    tokens: TokenCounts = NO_TOKENS
+    first_byte_at: float | None = None
+
+
+class Forwarder:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        directory: Directory,
+        pool: ReplicaPool,
+        policy: RoutingPolicy,
+        upstream: UpstreamClient,
+        recorder: UsageRecorder,
+        metrics: GatewayMetrics,
+        max_body_bytes: int,
+    ) -> None:
+        self._auth = authenticator
+        self._directory = directory
+        self._pool = pool
+        self._policy = policy
+        self._upstream = upstream
+        self._recorder = recorder
+        self._metrics = metrics
+        self._max_body = max_body_bytes
+
+    async def handle(
+        self,
+        endpoint: ProxiedEndpoint,
+        headers: RequestHeaders,
+        receive: Receive,
+        send: Send,
+        request_id: str,
+    ) -> None:
+        started = time.perf_counter()
+        caller = await self._auth.caller(headers)
+        body = await read_body(receive, self._max_body)
+        request = _parse_request(body)
+        model = request.get("model")
+        if not isinstance(model, str) or not model.strip():
+            raise GatewayError(400, "Missing `model` in the request body.", "missing_model")
+        route = await self._route(caller, model)
+        if route.priced and await self._directory.balance(caller.user_id) <= 0:
+            raise GatewayError(
+                402, "Insufficient balance: add credits before calling priced models.", "insufficient_balance"
+            )
+        stream = endpoint.metered and request.get("stream") is True
+        strip_usage = False
+        if stream and endpoint.inject_usage:
+            options = request.get("stream_options")
+            if not (isinstance(options, dict) and options.get("include_usage") is True):
+                request["stream_options"] = {
+                    **(options if isinstance(options, dict) else {}),
+                    "include_usage": True,
+                }
+                body = json.dumps(request).encode()
+                strip_usage = True
+        if not endpoint.metered and route.provider == "llamacpp":
+            await self._engine_native(endpoint, route, request, send, request_id)
+            return
+        exchange = Exchange(request_id, endpoint, caller, route, stream, started)
+        self._metrics.in_flight.inc()
+        try:
+            await self._forward(exchange, body, send, receive, strip_usage)
+        finally:
+            self._metrics.in_flight.dec()
+            if endpoint.metered:
+                self._meter(exchange)
+
+    async def _route(self, caller: Caller, model: str) -> Route:
+        if caller.surface == ON_DEMAND:
+            route = await self._directory.on_demand_route(caller.user_id, model)
+            hint = "List your deployed models with `tm models list` or GET /v1/models with X-User-Id."
+        else:
+            route = await self._directory.serverless_route(model)
+            hint = "List serverless models with `tm billing pricing serverless list` or GET /v1/models."
+        if route is None:
+            raise GatewayError(
+                404, f"Model {model!r} not found for this {caller.surface} request. {hint}", "model_not_found"
+            )
+        if not route.replicas:
+            raise GatewayError(
+                503,
+                f"Model {model!r} has no ready replica (deployment status: {route.deployment_status}).",
+                "model_not_ready",
+            )
+        return route
+
+    async def _open(self, exchange: Exchange, body: bytes) -> tuple[aiohttp.ClientResponse, ReplicaState]:
+        """Open the upstream request. A failure before the first byte ejects the replica and retries once
+        on another one; a pooled keep-alive connection the engine had already closed (llama-server
+        closes them after 100 requests) is retried at once, up to twice, without blaming the replica."""
+        route, endpoint = exchange.route, exchange.endpoint
+        request = RouteRequest(route.deployment_id or route.model, route.model, endpoint.path)
+        failure: UpstreamFailure | None = None
+        tried: str | None = None
+        stale_retries = 0
+        while True:
+            candidates = self._pool.candidates(route.replicas, exclude=tried)
+            if not candidates:
+                break
+            replica = self._policy.choose(request, candidates)
+            assert isinstance(replica, ReplicaState)
+            base = origin_of(replica.url) if endpoint.at_root else replica.url
+            replica.outstanding += 1
+            try:
+                response = await self._upstream.open(
+                    "POST", base + endpoint.upstream_path, body, exchange.request_id, exchange.streamed
+                )
+            except UpstreamFailure as exc:
+                replica.outstanding -= 1
+                failure = exc
+                self._metrics.upstream_errors.labels(exc.kind).inc()
+                if exc.kind == "disconnected" and stale_retries < 2:
+                    stale_retries += 1
+                    continue
+                self._pool.eject(replica, exc.message)
+                if tried is not None:
+                    break
+                tried = replica.id
+                continue
+            return response, replica
+        assert failure is not None
+        status = 504 if failure.kind == "timeout" else 502
+        raise GatewayError(status, f"Upstream replica failed: {failure.message}", f"upstream_{failure.kind}")
+
+    async def _forward(
+        self, exchange: Exchange, body: bytes, send: Send, receive: Receive, strip_usage: bool
+    ) -> None:
+        try:
+            response, replica = await self._open(exchange, body)
+        except GatewayError as exc:
+            exchange.status = exc.status
+            raise
+        try:
+            if exchange.streamed and response.status == 200:
+                outcome = await relay_stream(
+                    response, send, receive, exchange.request_id.encode(), strip_usage
+                )
+                exchange.status, exchange.tokens = outcome.status, outcome.tokens
+                exchange.first_byte_at = outcome.first_byte_at
+                if outcome.failure is not None:
+                    self._metrics.upstream_errors.labels(outcome.failure).inc()
+                    if outcome.failure == "protocol":
+                        self._pool.eject(replica, "stream ended abruptly")
+            else:
+                exchange.status, exchange.tokens = await relay_unary(
+                    exchange.endpoint, response, send, exchange.request_id.encode()
+                )
+        except GatewayError as exc:
+            exchange.status = exc.status
+            if exc.code in ("upstream_protocol", "upstream_timeout"):
+                self._pool.eject(replica, exc.message)
+            raise
+        finally:
+            replica.outstanding -= 1
+            response.close()
+
+    async def _engine_native(
+        self, endpoint: ProxiedEndpoint, route: Route, request: dict[str, Any], send: Send, request_id: str
+    ) -> None:
+        """llama-server's /tokenize and /detokenize take other field names; map both ways."""
+        exchange = Exchange(
+            request_id, endpoint, Caller("", "", route.surface), route, False, time.perf_counter()
+        )
+        if endpoint.path == "/tokenize" and "messages" in request and "prompt" not in request:
+            templated = await self._call_json(exchange, "/apply-template", {"messages": request["messages"]})
+            request = {
+                **request,
+                "prompt": templated.get("prompt", "") if isinstance(templated, dict) else "",
+            }
+        mapped = llamacpp_request(endpoint.path, request)
+        reply = await self._call_json(exchange, endpoint.upstream_path, mapped)
+        await send_json(send, 200, llamacpp_response(endpoint.path, reply), request_id.encode())
+
+    async def _call_json(self, exchange: Exchange, path: str, payload: Any) -> Any:
+        hop = ProxiedEndpoint(path, path, False, False, at_root=True)
+        exchange = Exchange(
+            exchange.request_id, hop, exchange.caller, exchange.route, False, exchange.started
+        )
+        response, replica = await self._open(exchange, json.dumps(payload).encode())
+        try:
+            raw = await response.read()
+            if response.status != 200:
+                raise GatewayError(
+                    502 if response.status >= 500 else response.status,
+                    f"Engine {path} answered HTTP {response.status}: {raw[:300].decode(errors='replace')}",
+                    "upstream_status",
+                )
+            return json.loads(raw)
+        except ValueError as exc:
+            raise GatewayError(502, f"Engine {path} returned invalid JSON.", "upstream_invalid_json") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise GatewayError(
+                502, f"Engine {path} failed: {type(exc).__name__}", "upstream_protocol"
+            ) from exc
+        finally:
+            replica.outstanding -= 1
+            response.close()
+
+    def _meter(self, exchange: Exchange) -> None:
+        now = time.perf_counter()
+        tokens, route, caller = exchange.tokens, exchange.route, exchange.caller
+        cost = (
+            route.cost_micros(tokens.prompt_tokens, tokens.completion_tokens, tokens.cached_tokens)
+            if route.priced
+            else 0
+        )
+        self._directory.spend(caller.user_id, cost)
+        self._recorder.record(
+            {
+                "request_id": exchange.request_id,
+                "user_id": caller.user_id,
+                "api_key_id": caller.api_key_id,
+                "deployment_id": route.deployment_id,
+                "surface": caller.surface,
+                "model": route.model,
+                "endpoint": exchange.endpoint.path,
+                "streamed": exchange.streamed,
+                "prompt_tokens": tokens.prompt_tokens,
+                "completion_tokens": tokens.completion_tokens,
+                "cached_tokens": tokens.cached_tokens,
+                "latency_ms": int((now - exchange.started) * 1000),
+                "ttft_ms": int((exchange.first_byte_at - exchange.started) * 1000)
+                if exchange.first_byte_at
+                else None,
+                "status_code": exchange.status,
+                "cost_micros": cost,
+                "created_at": datetime.now(UTC),
+            }
+        )
+        self._metrics.request_done(exchange.endpoint.path, caller.surface, exchange.status)
+        self._metrics.proxied(
+            caller.surface,
+            now - exchange.started,
+            tokens.prompt_tokens,
+            tokens.completion_tokens,
+            tokens.cached_tokens,
+        )
+
+
+def _parse_request(body: bytes) -> dict[str, Any]:
+    try:
+        request = json.loads(body)
+    except ValueError:
+        raise GatewayError(400, "Request body is not valid JSON.", "invalid_json") from None
+    if not isinstance(request, dict):
+        raise GatewayError(400, "Request body must be a JSON object.", "invalid_request")
+    return request

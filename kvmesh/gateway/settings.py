@@ -1,0 +1,29 @@
+"""Gateway settings: store location, server secret, timeouts, cache TTLs and routing policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """Everything `create_app` needs; times are seconds.
+
+    `key_ttl`/`route_ttl` are the soft TTLs after which a cached entry is refreshed in the background
+    while still served; `hard_ttl` is the age past which an entry is never served (revocation bound).
+    """
+
+    database_url: str
+    server_secret: bytes
+    connect_timeout: float = 3.0
+    first_byte_timeout: float = 300.0
+    idle_timeout: float = 60.0
+    key_ttl: float = 2.0
+    route_ttl: float = 2.0
+    balance_ttl: float = 2.0
+    hard_ttl: float = 4.0
+    routing_policy: str = "least_outstanding"
+    probe_interval: float = 2.0
+    usage_flush_interval: float = 0.5
+    usage_batch_size: int = 500
+    max_body_bytes: int = 16 * 1024 * 1024

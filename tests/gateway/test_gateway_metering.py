@@ -1,0 +1,65 @@
+"""UsageRecorder writes in batches, loses nothing on stop, and keeps rows when a write fails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway_harness import GatewayStore
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+from kvmesh.gateway.metering import UsageRecorder, token_counts
+
+
+def _row(index: int) -> dict[str, Any]:
+    return {
+        "request_id": f"r{index}",
+        "user_id": "u",
+        "api_key_id": None,
+        "deployment_id": None,
+        "surface": "serverless",
+        "model": "m",
+        "endpoint": "/v1/chat/completions",
+        "streamed": False,
+        "prompt_tokens": 1,
+        "completion_tokens": 2,
+        "cached_tokens": 0,
+        "latency_ms": 1,
+        "ttft_ms": None,
+        "status_code": 200,
+        "cost_micros": 0,
+        "created_at": datetime.now(UTC),
+    }
+
+
+async def test_stop_flushes_everything_pending(store: GatewayStore) -> None:
+    recorder = UsageRecorder(store.sessions, flush_interval=3600, batch_size=100)
+    recorder.start()
+    for index in range(250):
+        recorder.record(_row(index))
+    await recorder.stop()
+    assert store.usage_count() == 250 and recorder.pending == 0
+
+
+async def test_failed_write_keeps_rows_for_the_next_flush(store: GatewayStore) -> None:
+    broken = sessionmaker(create_engine("sqlite:///file:missing?mode=ro&uri=true"))
+    recorder = UsageRecorder(broken, flush_interval=3600, batch_size=100)
+    recorder.record(_row(1))
+    await recorder.flush()
+    assert recorder.pending == 1
+    recorder._sessions = store.sessions
+    await recorder.flush()
+    assert store.usage_count() == 1
+
+
+def test_token_counts_read_chat_and_responses_shapes() -> None:
+    chat = token_counts(
+        {"prompt_tokens": 5, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 2}}
+    )
+    assert chat is not None and (chat.prompt_tokens, chat.completion_tokens, chat.cached_tokens) == (5, 3, 2)
+    responses = token_counts(
+        {"input_tokens": 4, "output_tokens": 1, "input_tokens_details": {"cached_tokens": 1}}
+    )
+    assert responses is not None and (responses.prompt_tokens, responses.completion_tokens) == (4, 1)
+    assert token_counts(None) is None
