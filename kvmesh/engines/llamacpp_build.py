@@ -74,7 +74,9 @@ def _say(message: str) -> None:
 
 def _download_sdist(workdir: Path) -> Path:
     _say(f"downloading llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION} source distribution with pip")
-    subprocess.run(
+    # pip prepares the sdist's metadata in an isolated build env (it fetches scikit-build-core for
+    # that); --no-build-isolation would need the backend inside our venv. Output is shown on failure.
+    download = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -83,14 +85,16 @@ def _download_sdist(workdir: Path) -> Path:
             "--no-deps",
             "--no-binary",
             ":all:",
-            "--no-build-isolation",
             f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
             "-d",
             str(workdir),
         ],
-        check=True,
-        stdout=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
     )
+    if download.returncode != 0:
+        tail = "\n".join((download.stdout + download.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(f"pip could not download the llama-cpp-python sdist:\n{tail}")
     found = sorted(workdir.glob("llama_cpp_python-*.tar.gz"))
     if not found:
         raise RuntimeError("pip download produced no llama_cpp_python sdist")
