@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kvmesh.cli._context import CliContext
 from kvmesh.cli._errors import CliError, usage_error
 from kvmesh.cli._remote import check_timeout, cli_errors, controlplane_for, transport_for
 
 if TYPE_CHECKING:
+    from kvmesh.client._controlplane import ControlPlaneClient
     from kvmesh.client._gateway import GatewayClient
 
 ON_DEMAND = "on-demand"
@@ -21,6 +24,35 @@ LATEST_NONE = (
     "modelName/deploymentId found in control plane inventory.\n"
     "Hint: try `tm --output json models list` and look for records with `status = MODEL_STATUS_UP`."
 )
+
+
+@dataclass(frozen=True)
+class TargetFlags:
+    """The target options as given on the command line, before settings fill the gaps."""
+
+    surface: str
+    model: str | None = None
+    user_id: str | None = None
+    api_key: str | None = None
+    base_url: str | None = None
+
+
+def pass_target_flags(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Hands the command one `target_flags` instead of the `--surface/--model/--user-id/--api-key/--base-url`
+    values (a command without `--model` gets `model=None`)."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        flags = TargetFlags(
+            surface=kwargs.pop("surface"),
+            model=kwargs.pop("model", None),
+            user_id=kwargs.pop("user_id"),
+            api_key=kwargs.pop("api_key"),
+            base_url=kwargs.pop("base_url"),
+        )
+        return func(*args, target_flags=flags, **kwargs)
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -51,13 +83,13 @@ def has_token(cli: CliContext) -> bool:
     return inspect_token(cli.settings.auth_json_path).ready
 
 
-def derive_user_id(cli: CliContext, timeout: float) -> str:
+def derive_user_id(client: ControlPlaneClient) -> str:
     """X-User-Id from the CP profile (`user.id`, else `user.user.id`), canonical UUID."""
     from kvmesh.cli._readiness import normalise_user_id
 
     prefix = "Failed to derive gateway user id from the control plane profile."
     with cli_errors(prefix):
-        data, _ = controlplane_for(cli, timeout).profile()
+        data, _ = client.profile()
     user = data["user"]
     value = user.get("id")
     if not (isinstance(value, str) and value.strip()) and isinstance(user.get("user"), dict):
@@ -99,12 +131,8 @@ def _clean(value: str | None) -> str:
 
 def resolve_target(
     cli: CliContext,
+    flags: TargetFlags,
     *,
-    surface: str,
-    model: str | None,
-    user_id: str | None,
-    api_key: str | None,
-    base_url: str | None,
     timeout: float | None,
     require_model: bool = True,
     require_serverless_key: bool = True,
@@ -112,9 +140,9 @@ def resolve_target(
     check_timeout(timeout)
     settings = cli.settings
     wait = timeout if timeout is not None else settings.timeout_seconds
-    key = _clean(api_key) or _clean(settings.gateway_api_key)
-    if surface.lower() == ON_DEMAND:
-        base = (_clean(base_url) or settings.gateway_base).rstrip("/")
+    key = _clean(flags.api_key) or _clean(settings.gateway_api_key)
+    if flags.surface.lower() == ON_DEMAND:
+        base = (_clean(flags.base_url) or settings.gateway_base).rstrip("/")
         if not key:
             message = (
                 "Missing gateway API key. Set --api-key, configure gateway_api_key, or run `tm init --sync`."
@@ -124,7 +152,7 @@ def resolve_target(
                     " Note: you appear logged into the control plane; that token is not a gateway API key."
                 )
             raise usage_error(message)
-        user = _clean(user_id) or _clean(settings.gateway_user_id)
+        user = _clean(flags.user_id) or _clean(settings.gateway_user_id)
         if not user:
             if not has_token(cli):
                 raise usage_error(
@@ -132,21 +160,21 @@ def resolve_target(
                     "gateway_user_id, or run `tm auth login` plus "
                     "`tm init --sync` so tm can derive and persist it from your control plane profile."
                 )
-            user = derive_user_id(cli, wait)
+            user = derive_user_id(controlplane_for(cli, wait))
         from kvmesh.cli._readiness import normalise_user_id
 
         try:
             user = normalise_user_id(user)
         except ValueError as exc:
             raise usage_error(str(exc)) from None
-        chosen = _clean(model) or _clean(settings.gateway_model_id) or None
+        chosen = _clean(flags.model) or _clean(settings.gateway_model_id) or None
         if chosen == LATEST:
             chosen = resolve_latest(cli, wait)
         return Target(ON_DEMAND, base, key, user, chosen, wait)
-    base = (_clean(base_url) or settings.serverless_base).rstrip("/")
-    if _clean(user_id):
+    base = (_clean(flags.base_url) or settings.serverless_base).rstrip("/")
+    if _clean(flags.user_id):
         raise usage_error("--user-id is only used for --surface on-demand.")
-    chosen = _clean(model) or None
+    chosen = _clean(flags.model) or None
     if require_serverless_key:
         if not key:
             message = "Missing serverless API key. Set --api-key or configure gateway_api_key."

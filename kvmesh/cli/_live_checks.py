@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from kvmesh.cli._context import CliContext
+
+if TYPE_CHECKING:
+    from kvmesh.cli._infer_target import TargetFlags
 
 PING = [{"role": "user", "content": "ping"}]
 
@@ -121,33 +124,18 @@ def _gateway_checks(cli: CliContext, target: Any) -> list[Check]:
     return checks
 
 
-def run_live_checks(
-    cli: CliContext,
-    surface: str,
-    model: str | None,
-    user_id: str | None,
-    api_key: str | None,
-    base_url: str | None,
-) -> list[Check]:
+def run_live_checks(cli: CliContext, flags: TargetFlags) -> list[Check]:
     import click
 
     from kvmesh.cli._errors import CliError
     from kvmesh.cli._infer_target import ON_DEMAND, resolve_target
 
     checks: list[Check] = []
-    if surface == ON_DEMAND:
-        checks, resolved = _control_plane_checks(cli, model)
-        model = resolved or model
+    if flags.surface == ON_DEMAND:
+        checks, resolved = _control_plane_checks(cli, flags.model)
+        flags = replace(flags, model=resolved or flags.model)
     try:
-        target = resolve_target(
-            cli,
-            surface=surface,
-            model=model,
-            user_id=user_id,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=None,
-        )
+        target = resolve_target(cli, flags, timeout=None)
     except (click.UsageError, CliError) as exc:
         return [
             *checks,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from kvmesh.client._controlplane import ControlPlaneClient
     from kvmesh.client._http import Transport
 
+TIMEOUT_OPTION = click.option("--timeout", type=float, default=None, help="HTTP timeout in seconds.")
+"""`--timeout` of the Control Plane commands; `check_timeout` validates it."""
 CA_HINT = "Hint: set --ca-bundle or TENSORMESH_CA_BUNDLE to a readable PEM file."
 
 
@@ -75,6 +77,15 @@ def emit_response(cli: CliContext, data: object, raw_text: str) -> None:
     from kvmesh.cli._render import emit
 
     emit(cli, data, raw_text=raw_text)
+
+
+def emit_controlplane_call(
+    cli: CliContext, method: str, path: str, wrapper: str | None, timeout: float | None, **request: Any
+) -> None:
+    """Make one Control Plane call (`params=` or `json_body=`) and print its body with `--output`."""
+    with cli_errors():
+        data, response = controlplane_for(cli, timeout).call_json(method, path, wrapper, **request)
+    emit_response(cli, data, response.text)
 
 
 def no_token_usage_error(note_gateway: bool = False) -> click.UsageError:

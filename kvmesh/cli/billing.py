@@ -7,9 +7,7 @@ from typing import Any
 import click
 
 from kvmesh.cli._context import CliContext, pass_cli
-from kvmesh.cli._remote import check_timeout, cli_errors, controlplane_for, emit_response
-
-TIMEOUT = click.option("--timeout", type=float, default=None, help="HTTP timeout in seconds.")
+from kvmesh.cli._remote import TIMEOUT_OPTION, check_timeout, emit_controlplane_call
 
 
 def show(
@@ -17,10 +15,7 @@ def show(
 ) -> None:
     """GET a Control Plane resource and print the server's body with the global `--output`."""
     check_timeout(timeout)
-    client = controlplane_for(cli, timeout)
-    with cli_errors():
-        data, response = client.call_json("GET", path, wrapper, params=params)
-    emit_response(cli, data, response.text)
+    emit_controlplane_call(cli, "GET", path, wrapper, timeout, params=params)
 
 
 @click.group(name="billing")
@@ -47,7 +42,7 @@ def serverless() -> None:
 @serverless.command(name="list")
 @click.option("--model", default=None, help="Filter by model name.")
 @click.option("--active-only", is_flag=True, help="Return active pricing only.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def serverless_list(cli: CliContext, model: str | None, active_only: bool, timeout: float | None) -> None:
     """List serverless pricing (GET /v1/billing/serverless-pricing).
@@ -66,7 +61,7 @@ def serverless_list(cli: CliContext, model: str | None, active_only: bool, timeo
 @click.option("--cloud-provider", default=None, help="Filter by cloud provider.")
 @click.option("--gpu-type", default=None, help="Filter by GPU type.")
 @click.option("--active-only", is_flag=True, help="Return active pricing only.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def gpu_list(
     cli: CliContext,
@@ -91,7 +86,7 @@ def gpu_list(
 
 @billing.command(name="balance")
 @click.option("--user-id", default=None, help="Optional user id.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def balance(cli: CliContext, user_id: str | None, timeout: float | None) -> None:
     """Get current balance (GET /v1/billing/balance).
@@ -108,7 +103,7 @@ def balance(cli: CliContext, user_id: str | None, timeout: float | None) -> None
 @click.option("--model", default=None, help="Filter by model name.")
 @click.option("--page-size", type=int, default=None, help="Records per page.")
 @click.option("--page-token", default=None, help="Page token from a previous response.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def usage(
     cli: CliContext,
@@ -137,7 +132,7 @@ def transactions() -> None:
 @click.option("--user-id", default=None, help="Optional user id.")
 @click.option("--page-size", type=int, default=None, help="Records per page.")
 @click.option("--page-token", default=None, help="Page token from a previous response.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def transactions_list(
     cli: CliContext, user_id: str | None, page_size: int | None, page_token: str | None, timeout: float | None
@@ -159,7 +154,7 @@ def spending() -> None:
 
 @spending.command(name="summary")
 @click.option("--user-id", default=None, help="Optional user id.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def spending_summary(cli: CliContext, user_id: str | None, timeout: float | None) -> None:
     """Spend over the last 24 h, 7 d and 30 d (GET /v1/billing/spending/summary).
@@ -173,7 +168,7 @@ def spending_summary(cli: CliContext, user_id: str | None, timeout: float | None
 
 @spending.command(name="history")
 @click.option("--user-id", default=None, help="Optional user id.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def spending_history(cli: CliContext, user_id: str | None, timeout: float | None) -> None:
     """Spend per time bucket (GET /v1/billing/spending/history).

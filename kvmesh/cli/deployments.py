@@ -10,7 +10,13 @@ import click
 
 from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import CliError, usage_error
-from kvmesh.cli._remote import check_timeout, cli_errors, controlplane_for, emit_response
+from kvmesh.cli._remote import (
+    check_timeout,
+    cli_errors,
+    controlplane_for,
+    emit_controlplane_call,
+    emit_response,
+)
 
 TIMEOUT = click.option("--timeout", type=float, default=None, help="HTTP timeout in seconds per request.")
 UP, FAILED, DELETED = "MODEL_STATUS_UP", "MODEL_STATUS_FAILED", "MODEL_STATUS_DELETED"
@@ -165,11 +171,7 @@ def list_deployments(cli: CliContext, include_deleted: bool, timeout: float | No
     """
     check_timeout(timeout)
     params = {"includeDeleted": True if include_deleted else None}
-    with cli_errors():
-        data, response = controlplane_for(cli, timeout).call_json(
-            "GET", "/v1/deployments", "deployments", params=params
-        )
-    emit_response(cli, data, response.text)
+    emit_controlplane_call(cli, "GET", "/v1/deployments", "deployments", timeout, params=params)
 
 
 @deployments.command(name="get")
@@ -206,9 +208,7 @@ def delete(cli: CliContext, deployment_id: str, yes: bool, timeout: float | None
         click.confirm(
             f"Delete deployment {deployment_id.strip()!r}? Inference on it stops.", default=False, abort=True
         )
-    with cli_errors():
-        data, response = controlplane_for(cli, timeout).call_json("DELETE", path, None)
-    emit_response(cli, data, response.text)
+    emit_controlplane_call(cli, "DELETE", path, None, timeout)
 
 
 @deployments.command(name="wait")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import click
@@ -12,7 +13,7 @@ import click
 from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import usage_error
 from kvmesh.cli._infer_output import print_response, print_stream
-from kvmesh.cli._infer_target import ON_DEMAND, SURFACES, resolve_target
+from kvmesh.cli._infer_target import ON_DEMAND, SURFACES, TargetFlags, pass_target_flags, resolve_target
 from kvmesh.cli._remote import cli_errors
 
 
@@ -59,9 +60,10 @@ def infer() -> None:
 def target_options(
     default_surface: str, model_help: str
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The options every gateway command shares."""
+    """The options every gateway command shares, handed to it as one `target_flags`."""
 
     def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = pass_target_flags(func)
         for option in reversed(
             [
                 click.option(
@@ -171,11 +173,7 @@ def _sampling(
 @pass_cli
 def chat(
     cli: CliContext,
-    surface: str,
-    model: str | None,
-    user_id: str | None,
-    api_key: str | None,
-    base_url: str | None,
+    target_flags: TargetFlags,
     stream: bool,
     stream_idle_timeout: float,
     json_arg: str | None,
@@ -206,15 +204,8 @@ def chat(
     from kvmesh.client._sse import chat_delta_texts
 
     source = load_input(json_arg, file_arg)
-    target = resolve_target(
-        cli,
-        surface=surface,
-        model=model or input_model(source),
-        user_id=user_id,
-        api_key=api_key,
-        base_url=base_url,
-        timeout=timeout,
-    )
+    flags = replace(target_flags, model=target_flags.model or input_model(source))
+    target = resolve_target(cli, flags, timeout=timeout)
     try:
         body = build_chat_body(
             source,

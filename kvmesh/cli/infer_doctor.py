@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import click
 
 from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import usage_error
-from kvmesh.cli._infer_target import LATEST, ON_DEMAND, SURFACES
+from kvmesh.cli._infer_target import LATEST, ON_DEMAND, SURFACES, TargetFlags, pass_target_flags
 from kvmesh.cli._remote import emit_response
 
 LOCAL_ONLY = (
@@ -22,11 +23,10 @@ def _option(value: str | None, name: str) -> str | None:
     return f"option:{name}" if (value or "").strip() else None
 
 
-def _on_demand(
-    cli: CliContext, model: str | None, user_id: str | None, api_key: str | None, base_url: str | None
-) -> tuple[dict[str, Any], list[str]]:
+def _on_demand(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], list[str]]:
     from kvmesh.cli import _readiness as r
 
+    model, user_id, api_key, base_url = flags.model, flags.user_id, flags.api_key, flags.base_url
     settings = cli.settings
     token = r.inspect_token(settings.auth_json_path)
     base = ((base_url or "").strip() or settings.gateway_base).rstrip("/")
@@ -97,12 +97,11 @@ def _on_demand(
     return data, lines
 
 
-def _serverless(
-    cli: CliContext, model: str | None, user_id: str | None, api_key: str | None, base_url: str | None
-) -> tuple[dict[str, Any], list[str]]:
+def _serverless(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], list[str]]:
     from kvmesh.cli import _readiness as r
     from kvmesh.client._redact import redact_secret
 
+    model, user_id, api_key, base_url = flags.model, flags.user_id, flags.api_key, flags.base_url
     if (user_id or "").strip():
         raise usage_error("--user-id is only used for --surface on-demand.")
     settings = cli.settings
@@ -162,17 +161,9 @@ def _serverless(
     is_flag=True,
     help="Also check for real: CP reachable, token valid, model ready, gateway, 1 token.",
 )
+@pass_target_flags
 @pass_cli
-def doctor(
-    cli: CliContext,
-    surface: str,
-    model: str | None,
-    user_id: str | None,
-    api_key: str | None,
-    base_url: str | None,
-    exit_status: bool,
-    live: bool,
-) -> None:
+def doctor(cli: CliContext, target_flags: TargetFlags, exit_status: bool, live: bool) -> None:
     """Inspect inference readiness for the next request.
 
     \b
@@ -183,13 +174,14 @@ def doctor(
     """
     from kvmesh.cli import _readiness as r
 
-    build = _on_demand if surface.lower() == ON_DEMAND else _serverless
-    data, lines = build(cli, model, user_id, api_key, base_url)
+    surface = target_flags.surface.lower()
+    build = _on_demand if surface == ON_DEMAND else _serverless
+    data, lines = build(cli, target_flags)
     ready = bool(data["ready_for_direct_request"])
     if live:
         from kvmesh.cli._live_checks import run_live_checks
 
-        checks = run_live_checks(cli, surface.lower(), model, user_id, api_key, base_url)
+        checks = run_live_checks(cli, replace(target_flags, surface=surface))
         data["live"] = [{"check": c.name, "ok": c.ok, "detail": c.detail, "fix": c.fix} for c in checks]
         ready = ready and all(c.ok for c in checks)
         data["warnings"] = [w for w in data["warnings"] if w != LOCAL_ONLY]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -10,7 +11,15 @@ import click
 from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import usage_error
 from kvmesh.cli._infer_output import print_response, print_stream
-from kvmesh.cli._infer_target import LATEST, ON_DEMAND, SERVERLESS, resolve_latest, resolve_target
+from kvmesh.cli._infer_target import (
+    LATEST,
+    ON_DEMAND,
+    SERVERLESS,
+    TargetFlags,
+    pass_target_flags,
+    resolve_latest,
+    resolve_target,
+)
 from kvmesh.cli._remote import cli_errors
 from kvmesh.cli.infer import check_stream, input_options, load_input, stream_options, target_options
 
@@ -23,17 +32,17 @@ def _request_model(body: dict[str, Any]) -> str | None:
 
 
 def _prepare(
-    cli: CliContext, json_arg: str | None, file_arg: str | None, **target_args: Any
+    cli: CliContext, json_arg: str | None, file_arg: str | None, flags: TargetFlags, timeout: float | None
 ) -> tuple[Any, dict[str, Any]]:
     """Load the body, resolve the target, and settle `model` (option > body > on-demand config)."""
     body = load_input(json_arg, file_arg)
     if not isinstance(body, dict):
         raise usage_error("Request body must be a JSON object.")
     body = dict(body)
-    cli_model = (target_args.get("model") or "").strip() or None
+    cli_model = (flags.model or "").strip() or None
     body_model = _request_model(body)
-    target_args["model"] = cli_model or body_model
-    target = resolve_target(cli, require_model=False, **target_args)
+    flags = replace(flags, model=cli_model or body_model)
+    target = resolve_target(cli, flags, timeout=timeout, require_model=False)
     resolved = target.model
     if cli_model is not None:
         body["model"] = resolved or cli_model
@@ -90,13 +99,14 @@ def _post_command(
 ) -> click.Command:
     def run(
         cli: CliContext,
+        target_flags: TargetFlags,
         json_arg: str | None,
         file_arg: str | None,
+        timeout: float | None,
         stream: bool = False,
         stream_idle_timeout: float = 300.0,
-        **target_args: Any,
     ) -> None:
-        target, body = _prepare(cli, json_arg, file_arg, **target_args)
+        target, body = _prepare(cli, json_arg, file_arg, target_flags, timeout)
         if body.get("stream") is True and not stream:
             raise usage_error(
                 "Input JSON enables streaming. Re-run with `--stream` "
@@ -165,31 +175,16 @@ detokenize = _post_command(
 
 
 def _get_command(name: str, path: str, doc: str, extract: Any) -> click.Command:
-    def run(
-        cli: CliContext,
-        surface: str,
-        user_id: str | None,
-        api_key: str | None,
-        base_url: str | None,
-        timeout: float | None,
-    ) -> None:
+    def run(cli: CliContext, target_flags: TargetFlags, timeout: float | None) -> None:
         target = resolve_target(
-            cli,
-            surface=surface,
-            model=None,
-            user_id=user_id,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            require_model=False,
-            require_serverless_key=False,
+            cli, target_flags, timeout=timeout, require_model=False, require_serverless_key=False
         )
         with cli_errors():
             response = target.client(cli).get(path)
         print_response(cli, response.text, _same, extract)
 
     run.__doc__ = doc
-    command: Any = pass_cli(run)
+    command: Any = pass_target_flags(pass_cli(run))
     command = click.option("--timeout", type=float, default=None, help="HTTP timeout in seconds.")(command)
     command = click.option(
         "--base-url", default=None, help="Override the base URL for the selected surface."

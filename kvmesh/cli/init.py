@@ -50,24 +50,6 @@ def synced_at_now() -> str:
     return text + (f".{now.microsecond:06d}" if now.microsecond else "") + "Z"
 
 
-def _derive_user_id(client: Any) -> str:
-    from kvmesh.cli._readiness import normalise_user_id
-
-    prefix = "Failed to derive gateway user id from the control plane profile."
-    with cli_errors(prefix):
-        data, _ = client.profile()
-    user = data["user"]
-    value = user.get("id")
-    if not (isinstance(value, str) and value.strip()) and isinstance(user.get("user"), dict):
-        value = user["user"].get("id")
-    if not isinstance(value, str) or not value.strip():
-        raise CliError(f"{prefix}\nMissing `user.id` in GET /auth/profile response.")
-    try:
-        return normalise_user_id(value)
-    except ValueError as exc:
-        raise CliError(f"{prefix}\n{exc}") from None
-
-
 def _managed_values(client: Any, user_id: str) -> dict[str, Any]:
     """What goes into `[managed]`: the chosen deployment's key, name and endpoint, else the newest API key."""
     from kvmesh.client._inventory import (
@@ -156,8 +138,10 @@ def _sync(cli: CliContext) -> None:
             from kvmesh.cli._remote import no_token_usage_error
 
             raise no_token_usage_error()
+    from kvmesh.cli._infer_target import derive_user_id
+
     client = controlplane_for(cli)
-    user_id = _derive_user_id(client)
+    user_id = derive_user_id(client)
     managed = _managed_values(client, user_id)
     write_managed(cli, managed)
     cli.reset_settings()

@@ -6,9 +6,7 @@ import click
 
 from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import usage_error
-from kvmesh.cli._remote import check_timeout, cli_errors, controlplane_for, emit_response
-
-TIMEOUT = click.option("--timeout", type=float, default=None, help="HTTP timeout in seconds.")
+from kvmesh.cli._remote import TIMEOUT_OPTION, check_timeout, emit_controlplane_call
 
 
 @click.group(name="models")
@@ -32,7 +30,7 @@ def _model_id(value: str) -> str:
 
 @models.command(name="list")
 @click.option("--user-id", default=None, help="Optional user id to scope results.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def list_models(cli: CliContext, user_id: str | None, timeout: float | None) -> None:
     """List models (GET /v1/models).
@@ -42,17 +40,13 @@ def list_models(cli: CliContext, user_id: str | None, timeout: float | None) -> 
       tm --output table models list
     """
     check_timeout(timeout)
-    with cli_errors():
-        data, response = controlplane_for(cli, timeout).call_json(
-            "GET", "/v1/models", "models", params={"userId": user_id}
-        )
-    emit_response(cli, data, response.text)
+    emit_controlplane_call(cli, "GET", "/v1/models", "models", timeout, params={"userId": user_id})
 
 
 @models.command(name="get")
 @click.argument("model_id")
 @click.option("--user-id", default=None, help="Optional user id to scope results.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def get_model(cli: CliContext, model_id: str, user_id: str | None, timeout: float | None) -> None:
     """Get a model by id (GET /v1/models/{modelId}).
@@ -63,18 +57,14 @@ def get_model(cli: CliContext, model_id: str, user_id: str | None, timeout: floa
     """
     check_timeout(timeout)
     path = f"/v1/models/{_model_id(model_id)}"
-    with cli_errors():
-        data, response = controlplane_for(cli, timeout).call_json(
-            "GET", path, "model", params={"userId": user_id}
-        )
-    emit_response(cli, data, response.text)
+    emit_controlplane_call(cli, "GET", path, "model", timeout, params={"userId": user_id})
 
 
 @models.command(name="delete")
 @click.argument("model_id")
 @click.option("--user-id", default=None, help="Optional user id to scope authorization.")
 @click.option("--yes", is_flag=True, help="Skip confirmation prompt.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def delete_model(
     cli: CliContext, model_id: str, user_id: str | None, yes: bool, timeout: float | None
@@ -93,8 +83,4 @@ def delete_model(
             default=False,
             abort=True,
         )
-    with cli_errors():
-        data, response = controlplane_for(cli, timeout).call_json(
-            "DELETE", path, None, params={"userId": user_id}
-        )
-    emit_response(cli, data, response.text)
+    emit_controlplane_call(cli, "DELETE", path, None, timeout, params={"userId": user_id})

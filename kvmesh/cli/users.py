@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import usage_error
-from kvmesh.cli._remote import check_timeout, cli_errors, controlplane_for, emit_response
-
-TIMEOUT = click.option("--timeout", type=float, default=None, help="HTTP timeout in seconds.")
+from kvmesh.cli._remote import TIMEOUT_OPTION, check_timeout, controlplane_for, emit_controlplane_call
 
 
 @click.group(name="users")
@@ -35,6 +34,20 @@ def api_keys() -> None:
     """
 
 
+def request_body_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--json` and `--file`: the request body, read by `_load_body` (stdin when both are absent)."""
+    func = click.option(
+        "--file",
+        "file_arg",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Read JSON request body from file.",
+    )(func)
+    return click.option(
+        "--json", "json_arg", default=None, help="JSON request body or @file.json (overrides flags)."
+    )(func)
+
+
 def _load_body(json_arg: str | None, file_arg: str | None) -> dict[str, Any] | None:
     from kvmesh.client._chat import ChatInputError, load_request_json
 
@@ -50,13 +63,15 @@ def _load_body(json_arg: str | None, file_arg: str | None) -> dict[str, Any] | N
 def _own_user_id(cli: CliContext, timeout: float | None) -> str:
     from kvmesh.cli._infer_target import derive_user_id
 
-    return derive_user_id(cli, timeout if timeout is not None else cli.settings.timeout_seconds)
+    return derive_user_id(
+        controlplane_for(cli, timeout if timeout is not None else cli.settings.timeout_seconds)
+    )
 
 
 @api_keys.command(name="list")
 @click.option("--user-id", default=None, help="Optional user id to scope authorization.")
 @click.option("--include-deleted", is_flag=True, help="Include deleted keys.")
-@TIMEOUT
+@TIMEOUT_OPTION
 @pass_cli
 def list_keys(cli: CliContext, user_id: str | None, include_deleted: bool, timeout: float | None) -> None:
     """List user API keys (GET /v1/users/api-keys).
@@ -67,11 +82,7 @@ def list_keys(cli: CliContext, user_id: str | None, include_deleted: bool, timeo
     """
     check_timeout(timeout)
     params = {"userId": user_id, "includeDeleted": True if include_deleted else None}
-    with cli_errors():
-        data, response = controlplane_for(cli, timeout).call_json(
-            "GET", "/v1/users/api-keys", "apiKeys", params=params
-        )
-    emit_response(cli, data, response.text)
+    emit_controlplane_call(cli, "GET", "/v1/users/api-keys", "apiKeys", timeout, params=params)
 
 
 @api_keys.command(name="create")
@@ -82,15 +93,8 @@ def list_keys(cli: CliContext, user_id: str | None, include_deleted: bool, timeo
 @click.option("--scope", "scopes", multiple=True, help="Optional scope. Repeat for multiple scopes.")
 @click.option("--expires-at", default=None, help="Optional expiration timestamp (RFC3339).")
 @click.option("--yes", is_flag=True, help="Skip confirmation prompt.")
-@click.option("--json", "json_arg", default=None, help="JSON request body or @file.json (overrides flags).")
-@click.option(
-    "--file",
-    "file_arg",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Read JSON request body from file.",
-)
-@TIMEOUT
+@request_body_options
+@TIMEOUT_OPTION
 @pass_cli
 def create_key(
     cli: CliContext,
@@ -123,26 +127,15 @@ def create_key(
         body["userId"] = _own_user_id(cli, timeout)
     if not yes:
         click.confirm("Create a user API key?", default=False, abort=True)
-    with cli_errors():
-        data, response = controlplane_for(cli, timeout).call_json(
-            "POST", "/v1/users/api-keys", "apiKey", json_body=body
-        )
-    emit_response(cli, data, response.text)
+    emit_controlplane_call(cli, "POST", "/v1/users/api-keys", "apiKey", timeout, json_body=body)
 
 
 @api_keys.command(name="delete")
 @click.option("--api-key", default=None, help="API key to delete.")
 @click.option("--user-id", default=None, help="Optional user id for the key owner.")
 @click.option("--yes", is_flag=True, help="Skip confirmation prompt.")
-@click.option("--json", "json_arg", default=None, help="JSON request body or @file.json (overrides flags).")
-@click.option(
-    "--file",
-    "file_arg",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Read JSON request body from file.",
-)
-@TIMEOUT
+@request_body_options
+@TIMEOUT_OPTION
 @pass_cli
 def delete_key(
     cli: CliContext,
@@ -172,8 +165,4 @@ def delete_key(
         "apiKey": key,
         "userId": (str(body.get("userId")).strip() or None) if body.get("userId") else None,
     }
-    with cli_errors():
-        data, response = controlplane_for(cli, timeout).call_json(
-            "DELETE", "/v1/users/api-keys", None, params=params
-        )
-    emit_response(cli, data, response.text)
+    emit_controlplane_call(cli, "DELETE", "/v1/users/api-keys", None, timeout, params=params)

@@ -58,13 +58,7 @@ class ControlPlaneClient:
     def login_start(self) -> dict[str, Any]:
         """`POST /auth/cli/start` → `{auth_url, cli_code, interval?}`."""
         prefix = "Login start failed"
-        response = self._post_plain("/auth/cli/start", None, prefix)
-        if response.status != 200:
-            raise LoginError(f"{prefix}: {response.status} {response.text}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise LoginError(f"{prefix}: invalid JSON response: {response.text}") from None
+        data = _login_json(self._post_plain("/auth/cli/start", None, prefix), prefix)
         for key in ("auth_url", "cli_code"):
             value = data.get(key) if isinstance(data, dict) else None
             if not isinstance(value, str) or not value.strip():
@@ -77,27 +71,18 @@ class ControlPlaneClient:
         response = self._post_plain("/auth/cli/exchange", {"cli_code": cli_code}, prefix)
         if response.status == 202:
             return None
-        if response.status != 200:
-            raise LoginError(f"Login failed: {response.status} {response.text}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise LoginError(f"Login failed: invalid JSON response: {response.text}") from None
+        data = _login_json(response, "Login failed")
         if not isinstance(data, dict):
             raise LoginError(f"Login failed: invalid JSON response: {response.text}")
         return data
 
     def refresh_tokens(self, refresh_token: str) -> dict[str, Any]:
         """`POST /auth/cli/refresh` → a full token object (it replaces auth.json)."""
-        response = self._post_plain("/auth/cli/refresh", {"refresh_token": refresh_token}, "Refresh failed")
-        if response.status != 200:
-            raise LoginError(f"Refresh failed: {response.status} {response.text}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise LoginError(f"Refresh failed: invalid JSON response: {response.text}") from None
+        prefix = "Refresh failed"
+        response = self._post_plain("/auth/cli/refresh", {"refresh_token": refresh_token}, prefix)
+        data = _login_json(response, prefix)
         if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
-            raise LoginError(f"Refresh failed: invalid JSON response: {response.text}")
+            raise LoginError(f"{prefix}: invalid JSON response: {response.text}")
         return data
 
     def revoke(self, tokens: Mapping[str, Any]) -> bool:
@@ -217,6 +202,17 @@ class ControlPlaneClient:
 def path_segment(value: str) -> str:
     """URL-quote one path segment (a `/` inside an id is encoded)."""
     return quote(value, safe="")
+
+
+def _login_json(response: HttpResponse, prefix: str) -> Any:
+    """The JSON body of a login-flow answer; any status but 200, or a body that is not JSON, is a
+    `LoginError` reading `<prefix>: <status> <body>` or `<prefix>: invalid JSON response: <body>`."""
+    if response.status != 200:
+        raise LoginError(f"{prefix}: {response.status} {response.text}")
+    try:
+        return response.json()
+    except ValueError:
+        raise LoginError(f"{prefix}: invalid JSON response: {response.text}") from None
 
 
 def _raw_post(

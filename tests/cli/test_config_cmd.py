@@ -2,39 +2,12 @@
 
 from __future__ import annotations
 
-import stat
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from tm_harness import Invoke, mode
 
-from kvmesh.cli import cli
-
-Invoke = Callable[..., Result]
-ENV_VARS = (
-    "TENSORMESH_CONTROL_PLANE_BASE_URL",
-    "TENSORMESH_TIMEOUT_SECONDS",
-    "TENSORMESH_MAX_RETRIES",
-    "TENSORMESH_CA_BUNDLE",
-    "TENSORMESH_GATEWAY_BASE_URL",
-    "TENSORMESH_SERVERLESS_BASE_URL",
-)
-
-
-@pytest.fixture
-def tm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Invoke:
-    for var in ENV_VARS:
-        monkeypatch.delenv(var, raising=False)
-
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        return CliRunner().invoke(cli, list(args), env={"TM_CONFIG_HOME": str(tmp_path), **(env or {})})
-
-    return invoke
-
-
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+pytest_plugins = ("tm_fixtures",)
 
 
 def test_show_prints_yaml_in_reference_key_order(tm: Invoke, tmp_path: Path) -> None:
@@ -100,7 +73,7 @@ def test_init_writes_template_0600_and_prints_path(tm: Invoke, tmp_path: Path) -
     text = path.read_text()
     assert "timeout_seconds = 30\nmax_retries = 0\n" in text
     assert "\n[overrides]\n" in text and "\n[managed]\n" in text
-    assert _mode(path) == 0o600
+    assert mode(path) == 0o600
 
 
 def test_init_refuses_existing_file_without_force(tm: Invoke, tmp_path: Path) -> None:
@@ -139,7 +112,7 @@ def test_set_keeps_comments_and_is_0600(tm: Invoke, tmp_path: Path) -> None:
     assert path.read_text() == (
         '# my notes\nmax_retries = 3  # keep me\n\n[overrides]\n# about keys\ngateway_user_id = "u-1"\n'
     )
-    assert _mode(path) == 0o600
+    assert mode(path) == 0o600
 
 
 def test_set_typed_values_resolve(tm: Invoke, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,37 +12,32 @@ from tm_standin import GATEWAY_KEY, Standin
 
 from kvmesh.client._http import HttpStatusError, NetworkError, Transport, format_status_error, retry_delay
 
-
-@pytest.fixture
-def server() -> Iterator[Standin]:
-    standin = Standin()
-    yield standin
-    standin.stop()
+pytest_plugins = ("tm_fixtures",)  # the `standin` fixture: a stand-in CP + Gateway
 
 
-def test_get_is_retried_on_503_and_429_honouring_retry_after(server: Standin) -> None:
-    server.state.fail_next[:] = [503, 429]
+def test_get_is_retried_on_503_and_429_honouring_retry_after(standin: Standin) -> None:
+    standin.state.fail_next[:] = [503, 429]
     transport = Transport(max_retries=2)
-    response = transport.request("GET", server.base + "/health")
+    response = transport.request("GET", standin.base + "/health")
     assert response.json() == {"status": "ok"}
-    assert [r["path"] for r in server.state.requests] == ["/health"] * 3
+    assert [r["path"] for r in standin.state.requests] == ["/health"] * 3
 
 
-def test_post_is_never_retried(server: Standin) -> None:
-    server.state.fail_next[:] = [503]
+def test_post_is_never_retried(standin: Standin) -> None:
+    standin.state.fail_next[:] = [503]
     with pytest.raises(HttpStatusError) as caught:
-        Transport(max_retries=3).request("POST", server.base + "/tokenize", json_body={})
+        Transport(max_retries=3).request("POST", standin.base + "/tokenize", json_body={})
     assert caught.value.status == 503
-    assert len(server.state.requests) == 1
+    assert len(standin.state.requests) == 1
 
 
-def test_status_error_text_has_request_id_body_hint_and_url(server: Standin) -> None:
+def test_status_error_text_has_request_id_body_hint_and_url(standin: Standin) -> None:
     with pytest.raises(HttpStatusError) as caught:
-        Transport().request("POST", server.base + "/tokenize", json_body={}, hints={401: "use a key"})
+        Transport().request("POST", standin.base + "/tokenize", json_body={}, hints={401: "use a key"})
     assert str(caught.value) == (
         "Request failed: HTTP 401 (request_id=req-123): "
         '{"error": {"message": "invalid api key", "type": "error", '
-        f'"code": null}}}}\nHint: use a key\nurl={server.base}/tokenize'
+        f'"code": null}}}}\nHint: use a key\nurl={standin.base}/tokenize'
     )
 
 
@@ -73,15 +67,17 @@ def test_connection_refused_is_a_network_error() -> None:
     )
 
 
-def test_debug_lines_show_attempts_and_hide_secrets(server: Standin) -> None:
+def test_debug_lines_show_attempts_and_hide_secrets(standin: Standin) -> None:
     lines: list[str] = []
     headers = {"Authorization": f"Bearer {GATEWAY_KEY}", "X-Api-Key": "k", "X-User-Id": "u"}
-    Transport(debug=lines.append).request("GET", server.base + "/health", headers=headers, params={"a": True})
+    Transport(debug=lines.append).request(
+        "GET", standin.base + "/health", headers=headers, params={"a": True}
+    )
     assert lines == [
-        f"debug: GET {server.base}/health headers={{'Authorization': 'Bearer ***', 'X-Api-Key': '***', "
+        f"debug: GET {standin.base}/health headers={{'Authorization': 'Bearer ***', 'X-Api-Key': '***', "
         "'X-User-Id': 'u'} params={'a': 'true'} attempt=1/1"
     ]
-    assert server.state.requests[0]["query"] == {"a": "true"}
+    assert standin.state.requests[0]["query"] == {"a": "true"}
 
 
 def test_missing_ca_bundle_file_fails_as_network_error(tmp_path: Path) -> None:
