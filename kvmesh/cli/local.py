@@ -31,6 +31,14 @@ def local() -> None:
 @click.option(
     "--engine-slots", default=4, show_default=True, type=click.IntRange(1, 64), help="Parallel request slots."
 )
+@click.option(
+    "--engine-default-max-tokens",
+    default=512,
+    show_default=True,
+    type=click.IntRange(-1, 1_000_000),
+    help="Answer length for requests without max_tokens (-1: until end of text or context; "
+    "the 135M model tends to loop, so unbounded answers run to the context limit).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors and the final summary.")
 def up(
     controlplane_port: int | None,
@@ -38,6 +46,7 @@ def up(
     timeout_s: float,
     engine_threads: int | None,
     engine_slots: int,
+    engine_default_max_tokens: int,
     quiet: bool,
 ) -> None:
     """Start the whole stack and sign the CLI in (no-op if running).
@@ -59,7 +68,9 @@ def up(
     from kvmesh.local.stack import UpOptions
     from kvmesh.local.stack import up as stack_up
 
-    options = UpOptions(controlplane_port, gateway_port, timeout_s, engine_threads, engine_slots)
+    options = UpOptions(
+        controlplane_port, gateway_port, timeout_s, engine_threads, engine_slots, engine_default_max_tokens
+    )
     try:
         state = stack_up(LocalLayout.from_env(), options, Progress(quiet=quiet))
     except LocalStackError as exc:

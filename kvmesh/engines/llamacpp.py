@@ -60,6 +60,9 @@ def llama_server_args(binary: Path, model: Path, port: int, spec: ReplicaSpec, s
     # The GGUF's chat template is Jinja; the legacy matcher only knows a fixed list of templates.
     if config.get("jinja", True):
         argv.append("--jinja")
+    # Default answer length for requests that send no max_tokens (-1 = until EOS or context end).
+    if "n_predict" in config:
+        argv.extend(["--n-predict", str(int(config["n_predict"]))])
     argv.extend(str(arg) for arg in config.get("extra_args", []))
     return argv
 

@@ -30,6 +30,7 @@ class UpOptions:
     timeout_s: float = 180.0
     engine_threads: int | None = None
     engine_parallel: int = 4
+    engine_default_max_tokens: int = 512
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,10 @@ def up(layout: LocalLayout, options: UpOptions, progress: Progress) -> dict[str,
     elif not with_gateway:
         progress.say("Gateway: not available in this install yet (kvmesh.gateway.app missing); skipped.")
 
-    engine_config: dict[str, Any] = {"parallel": options.engine_parallel}
+    engine_config: dict[str, Any] = {
+        "parallel": options.engine_parallel,
+        "n_predict": options.engine_default_max_tokens,
+    }
     if options.engine_threads:
         engine_config["threads"] = options.engine_threads
     deployment_id = bootstrap.ensure_deployment(urls["controlplane"], access_token, engine_config)

@@ -39,6 +39,14 @@ def test_settings_supply_defaults_when_engine_config_is_silent(tmp_path: Path) -
     assert "--jinja" in argv
 
 
+def test_default_answer_length_comes_from_engine_config_only_when_set(tmp_path: Path) -> None:
+    capped = ReplicaSpec("d", "s", engine_config={"n_predict": 512})
+    argv = llama_server_args(Path("/x"), tmp_path / "m.gguf", 1, capped, SimpleNamespace())
+    assert " ".join(argv).endswith("--n-predict 512")
+    plain = llama_server_args(Path("/x"), tmp_path / "m.gguf", 1, ReplicaSpec("d", "s"), SimpleNamespace())
+    assert "--n-predict" not in plain
+
+
 def test_registry_builds_llamacpp_by_name() -> None:
     assert isinstance(create_provider("llamacpp", SimpleNamespace()), LlamaCppProvider)
 
