@@ -122,6 +122,29 @@ def controlplane() -> None:
     "--catalog-file", type=click.Path(dir_okay=False, path_type=Path), help="Serverless catalog TOML."
 )
 @click.option("--no-engines", is_flag=True, help="Do not run the deployment controller in this process.")
+@click.option(
+    "--llama-threads",
+    type=click.IntRange(min=1),
+    envvar="KVMESH_LLAMA_THREADS",
+    show_envvar=True,
+    help="CPU threads per embedded llama.cpp replica (default: 1 on <= 2 cores, else half the cores, max 8).",
+)
+@click.option(
+    "--llama-parallel",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    envvar="KVMESH_LLAMA_PARALLEL",
+    show_envvar=True,
+    help="Concurrent request slots per embedded llama.cpp replica.",
+)
+@click.option(
+    "--llama-ctx-size",
+    type=click.IntRange(min=256),
+    envvar="KVMESH_LLAMA_CTX_SIZE",
+    show_envvar=True,
+    help="Context tokens per llama.cpp replica, shared by its slots (default: min(model, 2048) x slots).",
+)
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def serve(
     host: str,
@@ -133,9 +156,15 @@ def serve(
     cloud_provider: str,
     catalog_file: Path | None,
     no_engines: bool,
+    llama_threads: int | None,
+    llama_parallel: int,
+    llama_ctx_size: int | None,
     log_level: str,
 ) -> None:
     """Run the Control Plane HTTP server (migrates the database first).
+
+    The --llama-* engine settings also come from KVMESH_LLAMA_THREADS, KVMESH_LLAMA_PARALLEL and
+    KVMESH_LLAMA_CTX_SIZE; a deployment's engineConfig (threads, parallel, ctx_size) overrides them.
 
     \b
     Example:
@@ -158,6 +187,9 @@ def serve(
         gateway_cloud_provider=cloud_provider,
         run_engines=not no_engines,
         catalog_file=catalog_file,
+        llama_threads=llama_threads,
+        llama_parallel=llama_parallel,
+        llama_ctx_size=llama_ctx_size,
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 

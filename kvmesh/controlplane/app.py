@@ -78,7 +78,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     services, engine = await asyncio.to_thread(_build_services, settings)
     controller_module = _optional_module("kvmesh.engines.controller") if settings.run_engines else None
     if controller_module is not None:
-        services.controller = controller_module.DeploymentController(services.session_factory, settings)
+        services.controller = controller_module.DeploymentController(
+            services.session_factory, settings, secret=services.secret
+        )
         await services.controller.start()
     app.state.services = services
     log.info("control plane ready at %s", settings.base_url)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from kvmesh.controlplane.catalog import DEFAULT_CATALOG_MODEL, ENGINES
 from kvmesh.controlplane.errors import ApiError
 from kvmesh.store.models import ApiKey, CatalogModel, Deployment, DeploymentEvent, utcnow
+from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, encrypt_secret
 from kvmesh.store.users import create_api_key
 
 SERVED_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -133,7 +134,8 @@ def _resolve_catalog(session: Session, request: DeploymentRequest) -> tuple[Cata
     return catalog, provider or (catalog.engine if catalog is not None else "llamacpp")
 
 
-def _engine_config(request: DeploymentRequest, provider: str) -> dict[str, Any]:
+def _engine_config(request: DeploymentRequest, provider: str, secret: bytes) -> dict[str, Any]:
+    """The engine config to store; an external upstream's API key is kept only encrypted."""
     config = dict(request.engine_config)
     if provider == "external":
         url = (request.upstream_url or str(config.get("base_url") or "")).strip()
@@ -142,8 +144,12 @@ def _engine_config(request: DeploymentRequest, provider: str) -> dict[str, Any]:
                 400, "an external deployment needs upstreamUrl (http:// or https://)", "invalid_upstream"
             )
         config["base_url"] = url
-        if request.upstream_api_key:
-            config["api_key"] = request.upstream_api_key
+        config.pop(ENCRYPTED_UPSTREAM_KEY, None)
+        upstream_key = request.upstream_api_key or config.pop("api_key", None)
+        if upstream_key is not None and not isinstance(upstream_key, str):
+            raise ApiError(400, "engineConfig.api_key must be a string", "invalid_upstream")
+        if upstream_key:
+            config[ENCRYPTED_UPSTREAM_KEY] = encrypt_secret(secret, upstream_key)
     elif request.upstream_url or request.upstream_api_key:
         raise ApiError(400, "upstreamUrl/upstreamApiKey apply only to provider external", "invalid_upstream")
     if provider == "vllm" and request.catalog_model and "model" not in config:
@@ -166,7 +172,7 @@ def create_deployment(
             400, f"infra.cloudProvider {cloud_provider!r} is not a CLOUD_PROVIDER_* value", "invalid_infra"
         )
     catalog, provider = _resolve_catalog(session, request)
-    engine_config = _engine_config(request, provider)
+    engine_config = _engine_config(request, provider, secret)
     existing = find_by_served_name(session, user_id, request.served_name)
     if existing is not None:
         if existing.status not in GONE_STATUSES:

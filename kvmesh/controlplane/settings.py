@@ -14,6 +14,10 @@ class ControlPlaneSettings:
 
     `public_base_url` is what `auth_url` links point at (defaults to http://host:port).
     `argon2_*` exist so tests can use cheap password hashing.
+    The `llama_*`, `engine_*` and `vllm_*` fields are the deployment controller's engine settings
+    (read through `kvmesh.engines.provider.setting`); a deployment's engine_config overrides the
+    `llama_*` ones. `llama_threads` / `llama_ctx_size` of None mean automatic: threads from the core
+    count, context = min(model context, 2048) x parallel slots.
     """
 
     database_url: str
@@ -34,6 +38,16 @@ class ControlPlaneSettings:
     catalog_file: Path | None = None
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
+    llama_threads: int | None = None
+    llama_parallel: int = 4
+    llama_ctx_size: int | None = None
+    engine_poll_interval_s: float = 2.0
+    engine_health_interval_s: float = 5.0
+    engine_restart_backoff_s: float = 1.0
+    engine_restart_backoff_cap_s: float = 60.0
+    engine_unhealthy_threshold: int = 3
+    engine_start_timeout_s: float = 120.0
+    vllm_start_timeout_s: float = 900.0
 
     @property
     def base_url(self) -> str:

@@ -41,9 +41,12 @@ class DeploymentController:
         session_factory: rows.SessionFactory,
         settings: object,
         providers: Mapping[str, EngineProvider] | None = None,
+        secret: bytes | None = None,
     ) -> None:
+        """`secret` is the server secret, needed to decrypt external deployments' upstream API keys."""
         self._session_factory = session_factory
         self._settings = settings
+        self._secret = secret
         self._providers: dict[str, EngineProvider] = dict(providers or {})
         self._slots: dict[str, dict[int, ReplicaSlot]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -103,7 +106,7 @@ class DeploymentController:
             self._wake.clear()
 
     async def reconcile_once(self) -> None:
-        views = await asyncio.to_thread(rows.load_controlled, self._session_factory)
+        views = await asyncio.to_thread(rows.load_controlled, self._session_factory, self._secret)
         seen = set()
         for view in views:
             seen.add(view.id)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kvmesh.engines.provider import ReplicaSpec
 from kvmesh.store.models import CatalogModel, Deployment, DeploymentEvent, Replica, utcnow
+from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, decrypt_secret
 
 SessionFactory = Callable[[], Session]
 CONTROLLED_STATUSES = ("pending", "starting", "ready", "stopping")
@@ -26,7 +29,22 @@ class DeploymentView:
     spec: ReplicaSpec
 
 
-def load_controlled(session_factory: SessionFactory) -> list[DeploymentView]:
+def readable_engine_config(stored: dict[str, Any] | None, secret: bytes | None) -> dict[str, Any]:
+    """The engine config with an encrypted upstream key decrypted into `api_key` (in memory only).
+
+    Without the server secret, or with one that cannot decrypt it, the encrypted field stays and the
+    external provider reports the problem when it starts the replica.
+    """
+    config = dict(stored or {})
+    token = config.get(ENCRYPTED_UPSTREAM_KEY)
+    if isinstance(token, str) and secret is not None:
+        with contextlib.suppress(ValueError):
+            config["api_key"] = decrypt_secret(secret, token)
+            del config[ENCRYPTED_UPSTREAM_KEY]
+    return config
+
+
+def load_controlled(session_factory: SessionFactory, secret: bytes | None = None) -> list[DeploymentView]:
     with session_factory() as session:
         rows = session.execute(
             select(Deployment, CatalogModel)
@@ -42,7 +60,7 @@ def load_controlled(session_factory: SessionFactory) -> list[DeploymentView]:
                 deployment_id=deployment.id,
                 served_name=deployment.served_name,
                 model_source=source,
-                engine_config=dict(deployment.engine_config or {}),
+                engine_config=readable_engine_config(deployment.engine_config, secret),
                 context_length=catalog.context_length if catalog is not None else 8192,
             )
             views.append(

@@ -6,6 +6,7 @@ from typing import Any
 
 from kvmesh.engines.processes import EngineStartError, http_ok
 from kvmesh.engines.provider import ReplicaHandle, ReplicaSpec
+from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY
 
 
 def openai_base(url: str) -> str:
@@ -15,7 +16,10 @@ def openai_base(url: str) -> str:
 
 
 class ExternalProvider:
-    """engine_config: `base_url` (or `base_urls`, one per replica ordinal) and optional `api_key`."""
+    """engine_config: `base_url` (or `base_urls`, one per replica ordinal) and optional `api_key`.
+
+    The Control Plane stores the key encrypted; the controller decrypts it into `api_key` in memory.
+    """
 
     name = "external"
 
@@ -27,6 +31,10 @@ class ExternalProvider:
         urls = config.get("base_urls") or ([config["base_url"]] if config.get("base_url") else [])
         if not urls:
             raise EngineStartError("external provider needs engine_config.base_url")
+        if ENCRYPTED_UPSTREAM_KEY in config:
+            raise EngineStartError(
+                "cannot decrypt the upstream API key: the Control Plane's server secret is missing or changed"
+            )
         api_key = str(config.get("api_key") or "")
         handle = ReplicaHandle(
             provider=self.name,

@@ -9,6 +9,11 @@ from kvmesh.gateway.directory import ON_DEMAND, SERVERLESS, Directory, now_utc
 from kvmesh.store.secrets import hash_api_key
 
 BEARER = b"bearer "
+DEPLOYMENT_KEY_OTHER_MODEL = (
+    "This API key belongs to another deployment than {model!r}; use the apiKey of {model!r} "
+    "(see `tm models list`), an account API key (see `tm users api-keys list`), or run "
+    "`tm init --sync` to store the key of your newest served model."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +21,7 @@ class Caller:
     api_key_id: str
     user_id: str
     surface: str  # on-demand (X-User-Id sent) | serverless (key only)
+    deployment_id: str | None = None  # set for a deployment's own key: only that deployment may be called
 
 
 class Authenticator:
@@ -38,9 +44,9 @@ class Authenticator:
             raise GatewayError(401, "API key has expired.", "expired_api_key")
         user_id = headers.user_id.strip().decode("latin-1").lower()
         if not user_id:
-            return Caller(api_key_id=record.api_key_id, user_id=record.user_id, surface=SERVERLESS)
+            return Caller(record.api_key_id, record.user_id, SERVERLESS, record.deployment_id)
         if user_id != record.user_id.lower():
             raise GatewayError(
                 403, "This API key does not belong to the user in X-User-Id.", "api_key_user_mismatch"
             )
-        return Caller(api_key_id=record.api_key_id, user_id=record.user_id, surface=ON_DEMAND)
+        return Caller(record.api_key_id, record.user_id, ON_DEMAND, record.deployment_id)

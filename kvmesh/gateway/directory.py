@@ -24,9 +24,12 @@ SERVERLESS = "serverless"
 
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
+    """A usable key; `deployment_id` is set for a deployment's own key (valid for that deployment only)."""
+
     api_key_id: str
     user_id: str
     expires_at: datetime | None
+    deployment_id: str | None = None
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -109,7 +112,7 @@ class Directory:
     def _load_key(self, key_hash: str) -> KeyRecord | None:
         with self._sessions() as session:
             row = session.execute(
-                select(ApiKey.id, ApiKey.user_id, ApiKey.expires_at)
+                select(ApiKey.id, ApiKey.user_id, ApiKey.expires_at, ApiKey.deployment_id)
                 .join(User, User.id == ApiKey.user_id)
                 .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None), User.disabled.is_(False))
             ).first()
@@ -118,7 +121,9 @@ class Directory:
         expires_at = row.expires_at
         if expires_at is not None and expires_at.tzinfo is None:
             expires_at = expires_at.replace(tzinfo=UTC)
-        return KeyRecord(api_key_id=row.id, user_id=row.user_id, expires_at=expires_at)
+        return KeyRecord(
+            api_key_id=row.id, user_id=row.user_id, expires_at=expires_at, deployment_id=row.deployment_id
+        )
 
     def _load_route(self, key: tuple[str, str, str]) -> Route | None:
         surface, user_id, model = key

@@ -18,7 +18,7 @@ from kvmesh.gateway.asgi import (
     read_body,
     send_json,
 )
-from kvmesh.gateway.auth import Authenticator, Caller
+from kvmesh.gateway.auth import DEPLOYMENT_KEY_OTHER_MODEL, Authenticator, Caller
 from kvmesh.gateway.directory import ON_DEMAND, Directory, Route
 from kvmesh.gateway.endpoints import ProxiedEndpoint, llamacpp_request, llamacpp_response
 from kvmesh.gateway.metering import TokenCounts, UsageRecorder
@@ -121,6 +121,13 @@ class Forwarder:
         if route is None:
             raise GatewayError(
                 404, f"Model {model!r} not found for this {caller.surface} request. {hint}", "model_not_found"
+            )
+        # A deployment key is scoped to its deployment for On-Demand. Serverless accepts it: the 0.1.9
+        # CLI sends the synced gateway_api_key (a deployment key) to serverless when --api-key is
+        # omitted (protocol.md §10 item 14), and scripts written for it must keep working.
+        if caller.surface == ON_DEMAND and caller.deployment_id not in (None, route.deployment_id):
+            raise GatewayError(
+                403, DEPLOYMENT_KEY_OTHER_MODEL.format(model=model), "api_key_deployment_mismatch"
             )
         if not route.replicas:
             raise GatewayError(

@@ -4,7 +4,8 @@ The server secret never lives in the database it protects. It comes from `KVMESH
 (urlsafe base64 of 32 bytes, as `generate_secret()` prints) or from a 0600 file
 (`<data dir>/server-secret`) created on first start. API keys are looked up by
 HMAC-SHA256(secret, key) and stored encrypted (Fernet, key derived from the same secret)
-so their owner can list them again.
+so their owner can list them again. Other secrets the servers keep (external upstream API keys)
+use `encrypt_secret`, a Fernet key derived from the same secret for a different purpose.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from kvmesh.store._atomic import write_secret_file
 
 API_KEY_PREFIX = "tmk_"
 SECRET_ENV = "KVMESH_SECRET_KEY"
+API_KEY_PURPOSE = b"kvmesh-api-key-encryption:"
+SECRET_PURPOSE = b"kvmesh-secret-encryption:"
+ENCRYPTED_UPSTREAM_KEY = "api_key_encrypted"  # deployments.engine_config field: external upstream key
 
 
 def generate_secret() -> str:
@@ -54,8 +58,8 @@ def hash_api_key(secret: bytes, key: str) -> str:
     return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
 
 
-def _fernet_key(secret: bytes) -> bytes:
-    return base64.urlsafe_b64encode(hashlib.sha256(b"kvmesh-api-key-encryption:" + secret).digest())
+def _fernet_key(secret: bytes, purpose: bytes = API_KEY_PURPOSE) -> bytes:
+    return base64.urlsafe_b64encode(hashlib.sha256(purpose + secret).digest())
 
 
 def encrypt_api_key(secret: bytes, key: str) -> str:
@@ -68,6 +72,23 @@ def decrypt_api_key(secret: bytes, token: str) -> str:
     from cryptography.fernet import Fernet
 
     return Fernet(_fernet_key(secret)).decrypt(token.encode()).decode()
+
+
+def encrypt_secret(secret: bytes, value: str) -> str:
+    """Encrypt a secret the servers must use again (e.g. an external upstream's API key), Fernet token."""
+    from cryptography.fernet import Fernet
+
+    return Fernet(_fernet_key(secret, SECRET_PURPOSE)).encrypt(value.encode()).decode()
+
+
+def decrypt_secret(secret: bytes, token: str) -> str:
+    """Inverse of `encrypt_secret`; ValueError when the token is corrupt or the server secret changed."""
+    from cryptography.fernet import Fernet, InvalidToken
+
+    try:
+        return Fernet(_fernet_key(secret, SECRET_PURPOSE)).decrypt(token.encode()).decode()
+    except (InvalidToken, ValueError):
+        raise ValueError("cannot decrypt: not encrypted with this server secret") from None
 
 
 def sha256_hex(value: str) -> str:

@@ -120,3 +120,28 @@ def test_serve_command_runs_a_migrated_control_plane(tmp_path: Path) -> None:
         _, stderr = server.communicate(timeout=20)
     assert "POST /auth/cli/start 200" in stderr and "request_id=" in stderr
     assert response.json()["cli_code"] not in stderr
+
+
+def test_serve_help_documents_engine_flags_and_their_env_vars() -> None:
+    code, out = _run("controlplane", "serve", "--help")
+    assert code == 0
+    for flag, env in (
+        ("--llama-threads", "KVMESH_LLAMA_THREADS"),
+        ("--llama-parallel", "KVMESH_LLAMA_PARALLEL"),
+        ("--llama-ctx-size", "KVMESH_LLAMA_CTX_SIZE"),
+    ):
+        assert flag in out and env in out
+
+
+def test_serve_reads_engine_settings_from_env_and_validates_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import click
+
+    from kvmesh.cli.servers import serve
+
+    monkeypatch.setenv("KVMESH_LLAMA_THREADS", "3")
+    monkeypatch.setenv("KVMESH_LLAMA_CTX_SIZE", "4096")
+    params = serve.make_context("serve", ["--llama-parallel", "2"]).params  # parses without serving
+    assert (params["llama_threads"], params["llama_parallel"], params["llama_ctx_size"]) == (3, 2, 4096)
+    monkeypatch.setenv("KVMESH_LLAMA_THREADS", "0")
+    with pytest.raises(click.BadParameter, match="0 is not in the range"):
+        serve.make_context("serve", [])

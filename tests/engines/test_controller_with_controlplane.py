@@ -47,22 +47,17 @@ def controlplane(tmp_path: Path) -> Iterator[RunningControlPlane]:
     database_url = f"sqlite:///{tmp_path / 'kvmesh.db'}"
     port = free_port()
 
-    @dataclass(frozen=True)
-    class FastEngineSettings(ControlPlaneSettings):
-        """Control Plane settings plus the engine knobs the controller reads (fast polling for tests)."""
-
-        engine_poll_interval_s: float = 0.3
-        engine_health_interval_s: float = 0.5
-        engine_restart_backoff_s: float = 0.2
-        llama_parallel: int = 2
-        llama_threads: int = 1
-
-    settings = FastEngineSettings(
+    settings = ControlPlaneSettings(
         database_url=database_url,
         data_dir=tmp_path,
         port=port,
         argon2_time_cost=1,
         argon2_memory_cost_kib=8,
+        engine_poll_interval_s=0.3,
+        engine_health_interval_s=0.5,
+        engine_restart_backoff_s=0.2,
+        llama_parallel=2,
+        llama_threads=1,
     )
     upgrade_database(database_url)
     session_factory = make_session_factory(create_engine_for_url(database_url))

@@ -52,3 +52,24 @@ async def test_unreachable_endpoint_is_a_start_error() -> None:
 async def test_missing_base_url_is_a_start_error() -> None:
     with pytest.raises(EngineStartError, match="base_url"):
         await ExternalProvider(SimpleNamespace()).start_replica(ReplicaSpec("d", "s"), 0)
+
+
+def test_the_controller_decrypts_the_stored_upstream_key_in_memory() -> None:
+    from kvmesh.engines.deployment_rows import readable_engine_config
+    from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, encrypt_secret
+
+    secret = b"s" * 32
+    stored = {"base_url": "http://h:1", ENCRYPTED_UPSTREAM_KEY: encrypt_secret(secret, "sk-upstream")}
+    assert readable_engine_config(stored, secret) == {"base_url": "http://h:1", "api_key": "sk-upstream"}
+    assert readable_engine_config(stored, b"t" * 32) == stored
+    assert readable_engine_config(stored, None) == stored
+
+
+async def test_an_upstream_key_that_cannot_be_decrypted_is_a_start_error() -> None:
+    from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY
+
+    spec = ReplicaSpec(
+        "d", "s", engine_config={"base_url": "http://127.0.0.1:9", ENCRYPTED_UPSTREAM_KEY: "x"}
+    )
+    with pytest.raises(EngineStartError, match="cannot decrypt the upstream API key"):
+        await ExternalProvider(SimpleNamespace()).start_replica(spec, 0)

@@ -57,6 +57,21 @@ class GatewayStore:
             session.flush()
             return Tenant(user_id=user.id, key=key, api_key_id=api_key.id)
 
+    def add_deployment_key(self, user_id: str, deployment_id: str) -> str:
+        """A deployment's own gateway key (api_keys.deployment_id set), as the CP creates it."""
+        key = new_api_key()
+        with self.sessions() as session, session.begin():
+            session.add(
+                ApiKey(
+                    user_id=user_id,
+                    deployment_id=deployment_id,
+                    key_hash=hash_api_key(self.secret, key),
+                    key_encrypted="-",
+                    key_prefix=key[:8],
+                )
+            )
+        return key
+
     def add_deployment(
         self,
         user_id: str,

@@ -8,6 +8,9 @@ from typing import Any
 import httpx
 import pytest
 from gateway_harness import SERVED_NAME, SERVERLESS_MODEL, Scenario
+from sqlalchemy import select
+
+from kvmesh.store.models import Replica
 
 BODY = {"model": SERVED_NAME, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
 
@@ -87,3 +90,36 @@ def test_unknown_path_is_404_with_wire_body(scenario: Scenario) -> None:
     response = httpx.get(scenario.gateway.base_url + "/nope")
     assert response.status_code == 404 and response.json()["error"]["code"] == "unknown_path"
     assert response.headers["x-request-id"]
+
+
+def test_deployment_key_works_for_its_own_deployment(scenario: Scenario) -> None:
+    key = scenario.store.add_deployment_key(scenario.tenant.user_id, scenario.deployment_id)
+    response = _post(scenario, {"Authorization": f"Bearer {key}", "X-User-Id": scenario.tenant.user_id})
+    assert response.status_code == 200 and scenario.upstream.requests == 1
+
+
+def test_deployment_key_is_403_for_another_deployment_of_its_owner(scenario: Scenario) -> None:
+    other = scenario.store.add_deployment(scenario.tenant.user_id, "other-model", ["http://127.0.0.1:9/v1"])
+    key = scenario.store.add_deployment_key(scenario.tenant.user_id, other)
+    headers = {"Authorization": f"Bearer {key}", "X-User-Id": scenario.tenant.user_id}
+    error = _assert_refused(_post(scenario, headers), 403, "api_key_deployment_mismatch", scenario)
+    assert "tm models list" in error["message"] and "account API key" in error["message"]
+    assert "tm init --sync" in error["message"]
+
+
+def test_deployment_key_also_works_on_serverless_as_the_reference_cli_sends_it(scenario: Scenario) -> None:
+    key = scenario.store.add_deployment_key(scenario.tenant.user_id, scenario.deployment_id)
+    response = _post(scenario, {"Authorization": f"Bearer {key}"}, {**BODY, "model": SERVERLESS_MODEL})
+    assert response.status_code == 200 and scenario.upstream.requests == 1
+
+
+def test_account_key_works_for_every_deployment_and_serverless(scenario: Scenario) -> None:
+    with scenario.store.sessions() as session:
+        url = session.scalars(
+            select(Replica.url).where(Replica.deployment_id == scenario.deployment_id)
+        ).one()
+    scenario.store.add_deployment(scenario.tenant.user_id, "second-model", [url])
+    assert _post(scenario, scenario.on_demand_headers()).status_code == 200
+    assert _post(scenario, scenario.on_demand_headers(), {**BODY, "model": "second-model"}).status_code == 200
+    serverless = _post(scenario, scenario.serverless_headers(), {**BODY, "model": SERVERLESS_MODEL})
+    assert serverless.status_code == 200 and scenario.upstream.requests == 3
