@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,16 @@ from kvmesh.engines.processes import (
     EngineStartError,
     free_port,
     http_ok,
-    launch,
     tail_lines,
     terminate,
-    wait_until_healthy,
 )
-from kvmesh.engines.provider import ReplicaHandle, ReplicaSpec, engine_data_dir, setting
+from kvmesh.engines.provider import (
+    ReplicaHandle,
+    ReplicaSpec,
+    engine_data_dir,
+    setting,
+    start_engine_process,
+)
 
 DEFAULT_PARALLEL = 4
 DEFAULT_CTX_PER_SLOT = 2048
@@ -90,28 +93,14 @@ class LlamaCppProvider:
         for _attempt in range(2):  # a second try covers losing the free port to another process
             port = free_port()
             argv = llama_server_args(binary, model, port, spec, self.settings)
-            process = launch(argv, log_path)
-            handle = ReplicaHandle(
-                provider=self.name,
-                deployment_id=spec.deployment_id,
-                ordinal=ordinal,
-                url=f"http://127.0.0.1:{port}/v1",
-                pid=process.pid,
-                log_path=log_path,
-                command=argv,
-                process=process,
-            )
             try:
-                await wait_until_healthy(f"{handle.root_url}/health", process, log_path, self.start_timeout_s)
-                return handle
+                return await start_engine_process(
+                    self.name, spec, ordinal, port, argv, log_path, self.start_timeout_s
+                )
             except EngineStartError as exc:
-                await terminate(process)
                 last_error = exc
                 if "bind" not in exc.log_tail and "address already in use" not in exc.log_tail.lower():
                     break
-            except BaseException:
-                await asyncio.shield(terminate(process))
-                raise
         assert last_error is not None
         raise last_error
 

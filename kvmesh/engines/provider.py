@@ -7,6 +7,7 @@ talks to this interface; which provider serves a deployment is `deployments.prov
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import subprocess
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from kvmesh.engines.processes import EngineStartError
+from kvmesh.engines.processes import EngineStartError, launch, terminate, wait_until_healthy
 
 __all__ = [
     "PROVIDERS",
@@ -115,3 +116,38 @@ def setting(settings: object, name: str, default: Any) -> Any:
 def engine_data_dir(settings: object) -> Path:
     base = setting(settings, "data_dir", None)
     return (Path(base) if base else Path.cwd() / ".kvmesh-data") / "engines"
+
+
+async def start_engine_process(
+    provider: str,
+    spec: ReplicaSpec,
+    ordinal: int,
+    port: int,
+    argv: list[str],
+    log_path: Path,
+    start_timeout_s: float,
+    *,
+    env: Mapping[str, str] | None = None,
+    grace_s: float = 5.0,
+) -> ReplicaHandle:
+    """Launch one engine process serving on loopback `port`; return its handle once `/health` answers.
+
+    Whatever goes wrong before that (EngineStartError, cancellation), the process is stopped.
+    """
+    process = launch(argv, log_path, env)
+    handle = ReplicaHandle(
+        provider=provider,
+        deployment_id=spec.deployment_id,
+        ordinal=ordinal,
+        url=f"http://127.0.0.1:{port}/v1",
+        pid=process.pid,
+        log_path=log_path,
+        command=argv,
+        process=process,
+    )
+    try:
+        await wait_until_healthy(f"{handle.root_url}/health", process, log_path, start_timeout_s)
+    except BaseException:
+        await asyncio.shield(terminate(process, grace_s=grace_s))
+        raise
+    return handle

@@ -21,12 +21,16 @@ from kvmesh.engines.processes import (
     EngineStartError,
     free_port,
     http_ok,
-    launch,
     tail_lines,
     terminate,
-    wait_until_healthy,
 )
-from kvmesh.engines.provider import ReplicaHandle, ReplicaSpec, engine_data_dir, setting
+from kvmesh.engines.provider import (
+    ReplicaHandle,
+    ReplicaSpec,
+    engine_data_dir,
+    setting,
+    start_engine_process,
+)
 
 LMCACHE_CONNECTOR = "LMCacheConnectorV1"
 
@@ -125,25 +129,11 @@ class VllmProvider:
         argv, env = vllm_command(spec, port, ordinal)
         log_path = engine_data_dir(self.settings) / spec.deployment_id / f"replica-{ordinal}.log"
         try:
-            process = launch(argv, log_path, env)
+            return await start_engine_process(
+                self.name, spec, ordinal, port, argv, log_path, self.start_timeout_s, env=env, grace_s=20.0
+            )
         except FileNotFoundError as exc:
             raise EngineStartError(f"cannot run {argv[0]!r}: install vLLM on this host ({exc})") from exc
-        handle = ReplicaHandle(
-            provider=self.name,
-            deployment_id=spec.deployment_id,
-            ordinal=ordinal,
-            url=f"http://127.0.0.1:{port}/v1",
-            pid=process.pid,
-            log_path=log_path,
-            command=argv,
-            process=process,
-        )
-        try:
-            await wait_until_healthy(f"{handle.root_url}/health", process, log_path, self.start_timeout_s)
-        except BaseException:
-            await terminate(process, grace_s=20.0)
-            raise
-        return handle
 
     async def stop_replica(self, handle: ReplicaHandle) -> None:
         if handle.process is not None:
