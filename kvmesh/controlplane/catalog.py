@@ -6,13 +6,15 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kvmesh.controlplane.money import MoneyError, decimal_to_micros
-from kvmesh.store.models import CatalogModel, GpuPrice, ServerlessModel
+from kvmesh.store.models import Base, CatalogModel, GpuPrice, ServerlessModel
+
+_Row = TypeVar("_Row", bound=Base)
 
 DEFAULT_CATALOG_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 ENGINES = ("llamacpp", "vllm", "external")
@@ -169,39 +171,51 @@ def _gpu_price(entry: dict[str, Any], where: str) -> GpuPriceSeed:
     )
 
 
+def _upsert(session: Session, model: type[_Row], key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Find the row of `model` matching every `key` column (create it if absent) and set `values`."""
+    row = session.scalar(select(model).filter_by(**key))
+    if row is None:
+        row = model(**key)
+        session.add(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
 def apply_catalog(session: Session, catalog: Catalog) -> None:
     """Upsert every catalog row (idempotent); rows absent from the catalog are left untouched."""
     for seed in catalog.models:
-        model = session.scalar(select(CatalogModel).where(CatalogModel.name == seed.name))
-        if model is None:
-            model = CatalogModel(name=seed.name)
-            session.add(model)
-        model.description = seed.description
-        model.engine = seed.engine
-        model.source = seed.source
-        model.context_length = seed.context_length
-        model.options = dict(seed.options)
-    for entry in catalog.serverless:
-        row = session.scalar(select(ServerlessModel).where(ServerlessModel.model == entry.model))
-        if row is None:
-            row = ServerlessModel(model=entry.model)
-            session.add(row)
-        row.name = entry.name
-        row.input_price_micros = entry.input_price_micros
-        row.output_price_micros = entry.output_price_micros
-        row.cached_price_micros = entry.cached_price_micros
-        row.is_active = entry.active
-    for price in catalog.gpu_prices:
-        gpu = session.scalar(
-            select(GpuPrice).where(
-                GpuPrice.gpu_type == price.gpu_type, GpuPrice.cloud_provider == price.cloud_provider
-            )
+        _upsert(
+            session,
+            CatalogModel,
+            {"name": seed.name},
+            {
+                "description": seed.description,
+                "engine": seed.engine,
+                "source": seed.source,
+                "context_length": seed.context_length,
+                "options": dict(seed.options),
+            },
         )
-        if gpu is None:
-            gpu = GpuPrice(gpu_type=price.gpu_type, cloud_provider=price.cloud_provider)
-            session.add(gpu)
-        gpu.hourly_rate_micros = price.hourly_rate_micros
-        gpu.is_active = price.active
+    for entry in catalog.serverless:
+        _upsert(
+            session,
+            ServerlessModel,
+            {"model": entry.model},
+            {
+                "name": entry.name,
+                "input_price_micros": entry.input_price_micros,
+                "output_price_micros": entry.output_price_micros,
+                "cached_price_micros": entry.cached_price_micros,
+                "is_active": entry.active,
+            },
+        )
+    for price in catalog.gpu_prices:
+        _upsert(
+            session,
+            GpuPrice,
+            {"gpu_type": price.gpu_type, "cloud_provider": price.cloud_provider},
+            {"hourly_rate_micros": price.hourly_rate_micros, "is_active": price.active},
+        )
     session.flush()
 
 
