@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import httpx
+from approve_page import approve_on_page
 
 from kvmesh.store.passwords import make_password_hasher
 from kvmesh.store.users import create_user
@@ -64,14 +65,6 @@ def approve_in_browser(chromium: Any, auth_url: str, email: str, password: str =
     """Open auth_url, sign in, press Approve; returns the result page's title text."""
     page = chromium.new_page()
     try:
-        page.goto(auth_url)
-        page.fill("#email", email)
-        page.fill("#password", password)
-        page.click("#signin")
-        page.wait_for_selector("#approve")
-        assert page.inner_text("#signed-in-as") == email
-        page.click("#approve")
-        page.wait_for_selector("#result-title")
-        return str(page.inner_text("#result-title"))
+        return approve_on_page(page, auth_url, email, password)
     finally:
         page.close()

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from approve_page import approve_on_page
 
 from kvmesh.local.layout import OWNER_EMAIL, SERVED_NAME, SERVERLESS_MODEL
 
@@ -83,16 +84,7 @@ def approve_in_chromium(auth_url: str, email: str, password: str) -> str:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
-            page.goto(auth_url)
-            page.fill("#email", email)
-            page.fill("#password", password)
-            page.click("#signin")
-            page.wait_for_selector("#approve")
-            assert page.inner_text("#signed-in-as") == email
-            page.click("#approve")
-            page.wait_for_selector("#result-title")
-            return str(page.inner_text("#result-title"))
+            return approve_on_page(browser.new_page(), auth_url, email, password)
         finally:
             browser.close()
 
