@@ -12,8 +12,7 @@ from kvmesh.cli._errors import CliError, usage_error
 from kvmesh.cli._remote import check_timeout, cli_errors, controlplane_for, transport_for
 
 if TYPE_CHECKING:
-    from kvmesh.client._controlplane import ControlPlaneClient
-    from kvmesh.client._gateway import GatewayClient
+    from kvmesh.client import ControlPlaneClient, GatewayClient
 
 ON_DEMAND = "on-demand"
 SERVERLESS = "serverless"
@@ -65,7 +64,7 @@ class Target:
     timeout: float
 
     def client(self, cli: CliContext) -> GatewayClient:
-        from kvmesh.client._gateway import GatewayClient
+        from kvmesh.client import GatewayClient
 
         return GatewayClient(
             self.base,
@@ -104,8 +103,7 @@ def derive_user_id(client: ControlPlaneClient) -> str:
 
 def resolve_latest(cli: CliContext, timeout: float) -> str:
     """The served name of the newest UP model in the CP inventory (no provider/key requirement)."""
-    from kvmesh.client._controlplane import MalformedResponseError
-    from kvmesh.client._inventory import InventoryError, pick_served_model, served_name
+    from kvmesh.client import InventoryError, MalformedResponseError, pick_served_model, served_name
 
     if not has_token(cli):
         from kvmesh.cli._remote import no_token_usage_error

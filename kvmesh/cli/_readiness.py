@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kvmesh.client._config import Settings
-from kvmesh.client._redact import redact_secret
+from kvmesh.client import Settings, redact_secret
 
 INVALID_USER_ID = "Invalid gateway user id. `X-User-Id` must be a UUID."
 HELLO_JSON = '\'[{"role":"user","content":"Say hello."}]\''
@@ -59,7 +58,7 @@ class GatewayState:
 
 
 def inspect_token(path: Path) -> TokenState:
-    from kvmesh.client._tokens import TokenFileError, read_token_file
+    from kvmesh.client import TokenFileError, read_token_file
 
     if not path.exists():
         return TokenState(str(path), False, False, None)

@@ -72,7 +72,7 @@ def login(
     settings = cli.settings
     token_path = settings.auth_json_path
     hints = [f"Token path: {token_path}"]
-    from kvmesh.client._tokens import write_token_file
+    from kvmesh.client import write_token_file
 
     if with_token:
         tokens = tokens_from_stdin()
@@ -97,7 +97,7 @@ def refresh(cli: CliContext, timeout: float | None) -> None:
       tm auth refresh
     """
     check_timeout(timeout)
-    from kvmesh.client._tokens import read_token_file, write_token_file
+    from kvmesh.client import read_token_file, write_token_file
 
     token_path = cli.settings.auth_json_path
     hints = ["Run: tm auth login", f"Token path: {token_path}"]
@@ -202,7 +202,7 @@ def logout(cli: CliContext, yes: bool) -> None:
     Example:
       tm auth logout --yes
     """
-    from kvmesh.client._tokens import TokenFileError, delete_token_file, read_token_file
+    from kvmesh.client import TokenFileError, delete_token_file, read_token_file
 
     token_path = cli.settings.auth_json_path
     if not token_path.exists():
@@ -242,8 +242,7 @@ def print_token(cli: CliContext, yes_i_know: bool) -> None:
             "Refusing to print access token without explicit acknowledgement.\n"
             "Re-run with: tm auth print-token --yes-i-know"
         )
-    from kvmesh.client._controlplane import NO_TOKEN_MESSAGE
-    from kvmesh.client._tokens import TokenFileError, read_token_file
+    from kvmesh.client import NO_TOKEN_MESSAGE, TokenFileError, read_token_file
 
     try:
         tokens = read_token_file(cli.settings.auth_json_path)

@@ -38,7 +38,7 @@ def doctor(cli: CliContext, exit_status: bool) -> None:
       tm --output json doctor --exit-status
     """
     from kvmesh.cli import _readiness as r
-    from kvmesh.client._config import public_settings
+    from kvmesh.client import public_settings
 
     settings = cli.settings
     token = r.inspect_token(settings.auth_json_path)

@@ -128,7 +128,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load_input(json_arg: str | None, file_arg: str | None) -> Any:
-    from kvmesh.client._chat import ChatInputError, load_request_json
+    from kvmesh.client import ChatInputError, load_request_json
 
     try:
         return load_request_json(json_arg, file_arg, sys.stdin)
@@ -194,14 +194,14 @@ def chat(
       echo '[{"role":"user","content":"Stream tokens."}]' | tm infer chat --stream --stream-idle-timeout 30
       tm infer chat --surface serverless --api-key KEY --model MODEL --json '[{"role":"user","content":"hi"}]'
     """
-    from kvmesh.client._chat import (
+    from kvmesh.client import (
         ChatInputError,
         build_chat_body,
+        chat_delta_texts,
         first_message_text,
         input_model,
         normalise_chat_completion,
     )
-    from kvmesh.client._sse import chat_delta_texts
 
     source = load_input(json_arg, file_arg)
     flags = replace(target_flags, model=target_flags.model or input_model(source))
@@ -217,7 +217,7 @@ def chat(
         raise usage_error(str(exc)) from None
     if stream:
         check_stream(cli, "chat", stream_idle_timeout)
-        from kvmesh.client._chat import ThinkFilter
+        from kvmesh.client import ThinkFilter
 
         filters: dict[int, ThinkFilter] = {}
 

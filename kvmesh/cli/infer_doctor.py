@@ -40,7 +40,7 @@ def _on_demand(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], lis
     )
     if state.user_id_derived:
         user_source = "derived-from:controlplane-auth"
-    from kvmesh.client._redact import redact_secret
+    from kvmesh.client import redact_secret
 
     gateway = r.gateway_data(
         settings,
@@ -99,7 +99,7 @@ def _on_demand(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], lis
 
 def _serverless(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], list[str]]:
     from kvmesh.cli import _readiness as r
-    from kvmesh.client._redact import redact_secret
+    from kvmesh.client import redact_secret
 
     model, user_id, api_key, base_url = flags.model, flags.user_id, flags.api_key, flags.base_url
     if (user_id or "").strip():

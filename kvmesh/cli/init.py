@@ -52,7 +52,7 @@ def synced_at_now() -> str:
 
 def _managed_values(client: Any, user_id: str) -> dict[str, Any]:
     """What goes into `[managed]`: the chosen deployment's key, name and endpoint, else the newest API key."""
-    from kvmesh.client._inventory import (
+    from kvmesh.client import (
         PROVIDER_LABELS,
         InventoryError,
         pick_api_key,
@@ -103,7 +103,7 @@ def write_managed(cli: CliContext, managed: dict[str, Any]) -> None:
     """Replace `[managed]` wholesale, drop legacy top-level gateway keys, keep comments and `[overrides]`."""
     import tomlkit
 
-    from kvmesh.client._config import load_config_document, save_config_document
+    from kvmesh.client import load_config_document, save_config_document
 
     settings = cli.settings
     doc = load_config_document(settings.config_path)
@@ -130,7 +130,7 @@ def write_managed(cli: CliContext, managed: dict[str, Any]) -> None:
 
 
 def _sync(cli: CliContext) -> None:
-    from kvmesh.client._tokens import read_token_file
+    from kvmesh.client import read_token_file
 
     settings = cli.settings
     with cli_errors():
