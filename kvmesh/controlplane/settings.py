@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kvmesh.engines.settings import EngineSettings
+
 DEFAULT_SIGNUP_CREDIT_MICROS = 10_000_000
 
 
@@ -14,10 +16,9 @@ class ControlPlaneSettings:
 
     `public_base_url` is what `auth_url` links point at (defaults to http://host:port).
     `argon2_*` exist so tests can use cheap password hashing.
-    The `llama_*`, `engine_*` and `vllm_*` fields are the deployment controller's engine settings
-    (read through `kvmesh.engines.provider.setting`); a deployment's engine_config overrides the
-    `llama_*` ones. `llama_threads` / `llama_ctx_size` of None mean automatic: threads from the core
-    count, context = min(model context, 2048) x parallel slots.
+    The `llama_*`, `engine_*` and `vllm_*` fields are the deployment controller's engine settings,
+    handed to it as a typed `EngineSettings` by `engine_settings()` (see kvmesh/engines/settings.py
+    for their meaning); a deployment's engine_config overrides the `llama_*` ones.
     """
 
     database_url: str
@@ -48,6 +49,22 @@ class ControlPlaneSettings:
     engine_unhealthy_threshold: int = 3
     engine_start_timeout_s: float = 120.0
     vllm_start_timeout_s: float = 900.0
+
+    def engine_settings(self) -> EngineSettings:
+        """The engine part of these settings, as the providers and the deployment controller take it."""
+        return EngineSettings(
+            data_dir=self.data_dir,
+            llama_threads=self.llama_threads,
+            llama_parallel=self.llama_parallel,
+            llama_ctx_size=self.llama_ctx_size,
+            engine_poll_interval_s=self.engine_poll_interval_s,
+            engine_health_interval_s=self.engine_health_interval_s,
+            engine_restart_backoff_s=self.engine_restart_backoff_s,
+            engine_restart_backoff_cap_s=self.engine_restart_backoff_cap_s,
+            engine_unhealthy_threshold=self.engine_unhealthy_threshold,
+            engine_start_timeout_s=self.engine_start_timeout_s,
+            vllm_start_timeout_s=self.vllm_start_timeout_s,
+        )
 
     @property
     def base_url(self) -> str:

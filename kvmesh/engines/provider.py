@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kvmesh.engines.processes import EngineStartError, launch, terminate, wait_until_healthy
+from kvmesh.engines.settings import EngineSettings
 
 __all__ = [
     "PROVIDERS",
@@ -88,7 +89,7 @@ PROVIDERS: dict[str, str] = {
 }
 
 
-def create_provider(name: str, settings: object) -> EngineProvider:
+def create_provider(name: str, settings: EngineSettings) -> EngineProvider:
     """Build the provider registered as `name`; `settings` is the Control Plane settings object."""
     target = PROVIDERS.get(name)
     if target is None:
@@ -98,24 +99,6 @@ def create_provider(name: str, settings: object) -> EngineProvider:
     factory = getattr(importlib.import_module(module_name), attr)
     provider: EngineProvider = factory(settings)
     return provider
-
-
-def setting(settings: object, name: str, default: Any) -> Any:
-    """An engine setting: an attribute of the settings object, else its `extra` mapping, else `default`.
-
-    Engine knobs (`llama_threads`, `llama_parallel`, `llama_ctx_size`, `engine_*`) need not be
-    fields of the Control Plane settings class; `extra={"llama_threads": "2"}` works too.
-    """
-    value = getattr(settings, name, None)
-    if value is None:
-        extra = getattr(settings, "extra", None)
-        value = extra.get(name) if isinstance(extra, Mapping) else None
-    return default if value is None else value
-
-
-def engine_data_dir(settings: object) -> Path:
-    base = setting(settings, "data_dir", None)
-    return (Path(base) if base else Path.cwd() / ".kvmesh-data") / "engines"
 
 
 async def start_engine_process(

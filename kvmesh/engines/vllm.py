@@ -27,10 +27,9 @@ from kvmesh.engines.processes import (
 from kvmesh.engines.provider import (
     ReplicaHandle,
     ReplicaSpec,
-    engine_data_dir,
-    setting,
     start_engine_process,
 )
+from kvmesh.engines.settings import EngineSettings
 
 LMCACHE_CONNECTOR = "LMCacheConnectorV1"
 
@@ -120,14 +119,14 @@ class VllmLoad:
 class VllmProvider:
     name = "vllm"
 
-    def __init__(self, settings: object) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
-        self.start_timeout_s = float(setting(settings, "vllm_start_timeout_s", 900.0))
+        self.start_timeout_s = settings.vllm_start_timeout_s
 
     async def start_replica(self, spec: ReplicaSpec, ordinal: int) -> ReplicaHandle:
         port = free_port()
         argv, env = vllm_command(spec, port, ordinal)
-        log_path = engine_data_dir(self.settings) / spec.deployment_id / f"replica-{ordinal}.log"
+        log_path = self.settings.engines_dir / spec.deployment_id / f"replica-{ordinal}.log"
         try:
             return await start_engine_process(
                 self.name, spec, ordinal, port, argv, log_path, self.start_timeout_s, env=env, grace_s=20.0
