@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kvmesh.engines.settings import EngineSettings
@@ -16,9 +16,8 @@ class ControlPlaneSettings:
 
     `public_base_url` is what `auth_url` links point at (defaults to http://host:port).
     `argon2_*` exist so tests can use cheap password hashing.
-    The `llama_*`, `engine_*` and `vllm_*` fields are the deployment controller's engine settings,
-    handed to it as a typed `EngineSettings` by `engine_settings()` (see kvmesh/engines/settings.py
-    for their meaning); a deployment's engine_config overrides the `llama_*` ones.
+    `engines` holds the deployment controller's typed engine settings (kvmesh/engines/settings.py);
+    a deployment's engine_config overrides their `llama_*` fields.
     """
 
     database_url: str
@@ -39,32 +38,16 @@ class ControlPlaneSettings:
     catalog_file: Path | None = None
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
-    llama_threads: int | None = None
-    llama_parallel: int = 4
-    llama_ctx_size: int | None = None
-    engine_poll_interval_s: float = 2.0
-    engine_health_interval_s: float = 5.0
-    engine_restart_backoff_s: float = 1.0
-    engine_restart_backoff_cap_s: float = 60.0
-    engine_unhealthy_threshold: int = 3
-    engine_start_timeout_s: float = 120.0
-    vllm_start_timeout_s: float = 900.0
+    engines: EngineSettings = field(default_factory=EngineSettings)
 
     def engine_settings(self) -> EngineSettings:
-        """The engine part of these settings, as the providers and the deployment controller take it."""
-        return EngineSettings(
-            data_dir=self.data_dir,
-            llama_threads=self.llama_threads,
-            llama_parallel=self.llama_parallel,
-            llama_ctx_size=self.llama_ctx_size,
-            engine_poll_interval_s=self.engine_poll_interval_s,
-            engine_health_interval_s=self.engine_health_interval_s,
-            engine_restart_backoff_s=self.engine_restart_backoff_s,
-            engine_restart_backoff_cap_s=self.engine_restart_backoff_cap_s,
-            engine_unhealthy_threshold=self.engine_unhealthy_threshold,
-            engine_start_timeout_s=self.engine_start_timeout_s,
-            vllm_start_timeout_s=self.vllm_start_timeout_s,
-        )
+        """The engine settings as the providers and the deployment controller take them.
+
+        Their data dir defaults to this Control Plane's, so replica logs land under `<data dir>/engines`.
+        """
+        if self.engines.data_dir is not None:
+            return self.engines
+        return replace(self.engines, data_dir=self.data_dir)
 
     @property
     def base_url(self) -> str:

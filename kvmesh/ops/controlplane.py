@@ -94,6 +94,7 @@ def serve(
     """
     from kvmesh.controlplane.server import serve as serve_controlplane
     from kvmesh.controlplane.settings import ControlPlaneSettings
+    from kvmesh.engines.settings import EngineSettings
 
     url, directory = resolve_server_paths(database_url, data_dir)
     configure_logging(log_level)
@@ -107,9 +108,9 @@ def serve(
         gateway_cloud_provider=cloud_provider,
         run_engines=not no_engines,
         catalog_file=catalog_file,
-        llama_threads=llama_threads,
-        llama_parallel=llama_parallel,
-        llama_ctx_size=llama_ctx_size,
+        engines=EngineSettings(
+            llama_threads=llama_threads, llama_parallel=llama_parallel, llama_ctx_size=llama_ctx_size
+        ),
     )
     serve_controlplane(settings)
 
