@@ -11,11 +11,10 @@ from kvmesh.engines.model_files import ModelFileError, resolve_model_file
 from kvmesh.engines.processes import (
     EngineStartError,
     free_port,
-    http_ok,
     tail_lines,
-    terminate,
 )
 from kvmesh.engines.provider import (
+    LocalProcessProvider,
     ReplicaHandle,
     ReplicaSpec,
     start_engine_process,
@@ -71,7 +70,7 @@ def llama_server_args(
     return argv
 
 
-class LlamaCppProvider:
+class LlamaCppProvider(LocalProcessProvider):
     name = "llamacpp"
 
     def __init__(self, settings: EngineSettings) -> None:
@@ -104,15 +103,6 @@ class LlamaCppProvider:
                     break
         assert last_error is not None
         raise last_error
-
-    async def stop_replica(self, handle: ReplicaHandle) -> None:
-        if handle.process is not None:
-            await terminate(handle.process)
-
-    async def check_health(self, handle: ReplicaHandle) -> bool:
-        if handle.exited() is not None:
-            return False
-        return await http_ok(f"{handle.root_url}/health")
 
     async def describe(self, handle: ReplicaHandle) -> dict[str, Any]:
         return {

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from kvmesh.engines.processes import EngineStartError, launch, terminate, wait_until_healthy
+from kvmesh.engines.processes import EngineStartError, http_ok, launch, terminate, wait_until_healthy
 from kvmesh.engines.settings import EngineSettings
 
 __all__ = [
     "PROVIDERS",
     "EngineProvider",
     "EngineStartError",
+    "LocalProcessProvider",
     "ReplicaHandle",
     "ReplicaSpec",
     "UnknownProviderError",
@@ -76,6 +77,24 @@ class EngineProvider(Protocol):
     async def check_health(self, handle: ReplicaHandle) -> bool: ...
 
     async def describe(self, handle: ReplicaHandle) -> dict[str, Any]: ...
+
+
+class LocalProcessProvider:
+    """Stop and health-check for providers whose replicas are processes this host launched.
+
+    `stop_grace_s` is how long a replica gets between SIGTERM and SIGKILL.
+    """
+
+    stop_grace_s = 5.0
+
+    async def stop_replica(self, handle: ReplicaHandle) -> None:
+        if handle.process is not None:
+            await terminate(handle.process, grace_s=self.stop_grace_s)
+
+    async def check_health(self, handle: ReplicaHandle) -> bool:
+        if handle.exited() is not None:
+            return False
+        return await http_ok(f"{handle.root_url}/health")
 
 
 class UnknownProviderError(LookupError):
