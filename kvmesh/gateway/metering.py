@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from kvmesh.background import BackgroundTask
 from kvmesh.store.models import UsageRecord
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class UsageRecorder:
         self._pending: list[UsageRow] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._flusher = BackgroundTask(self._flush_loop, "kvmesh-usage-flush")
         self.written = 0
 
     def record(self, row: UsageRow) -> None:
@@ -104,14 +105,10 @@ class UsageRecorder:
         return len(self._pending)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._flush_loop())
+        self._flusher.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._flusher.stop()
         for _ in range(3):
             if not self._pending:
                 break
