@@ -12,7 +12,7 @@ from kvmesh.cli._errors import CliError, usage_error
 from kvmesh.cli._remote import check_timeout, cli_errors, controlplane_for, transport_for
 
 if TYPE_CHECKING:
-    from kvmesh.client import ControlPlaneClient, GatewayClient
+    from kvmesh.client import ControlPlaneClient, GatewayClient, Settings
 
 ON_DEMAND = "on-demand"
 SERVERLESS = "serverless"
@@ -127,6 +127,24 @@ def _clean(value: str | None) -> str:
     return (value or "").strip()
 
 
+@dataclass(frozen=True)
+class TargetValues:
+    """Base URL, API key and model after the precedence (flag, then config), before any validation."""
+
+    base: str
+    api_key: str
+    model: str  # "" when neither the flag nor (On-Demand only) gateway_model_id gives one
+
+
+def target_values(flags: TargetFlags, settings: Settings) -> TargetValues:
+    """Flags before config: the key comes from gateway_api_key on both surfaces; the base from the
+    surface's configured base; the model from gateway_model_id for On-Demand only."""
+    on_demand = flags.surface.lower() == ON_DEMAND
+    base = _clean(flags.base_url) or (settings.gateway_base if on_demand else settings.serverless_base)
+    model = _clean(flags.model) or (_clean(settings.gateway_model_id) if on_demand else "")
+    return TargetValues(base.rstrip("/"), _clean(flags.api_key) or _clean(settings.gateway_api_key), model)
+
+
 def resolve_target(
     cli: CliContext,
     flags: TargetFlags,
@@ -138,9 +156,9 @@ def resolve_target(
     check_timeout(timeout)
     settings = cli.settings
     wait = timeout if timeout is not None else settings.timeout_seconds
-    key = _clean(flags.api_key) or _clean(settings.gateway_api_key)
+    values = target_values(flags, settings)
+    base, key = values.base, values.api_key
     if flags.surface.lower() == ON_DEMAND:
-        base = (_clean(flags.base_url) or settings.gateway_base).rstrip("/")
         if not key:
             message = (
                 "Missing gateway API key. Set --api-key, configure gateway_api_key, or run `tm init --sync`."
@@ -165,14 +183,13 @@ def resolve_target(
             user = normalise_user_id(user)
         except ValueError as exc:
             raise usage_error(str(exc)) from None
-        chosen = _clean(flags.model) or _clean(settings.gateway_model_id) or None
+        chosen = values.model or None
         if chosen == LATEST:
             chosen = resolve_latest(cli, wait)
         return Target(ON_DEMAND, base, key, user, chosen, wait)
-    base = (_clean(flags.base_url) or settings.serverless_base).rstrip("/")
     if _clean(flags.user_id):
         raise usage_error("--user-id is only used for --surface on-demand.")
-    chosen = _clean(flags.model) or None
+    chosen = values.model or None
     if require_serverless_key:
         if not key:
             message = "Missing serverless API key. Set --api-key or configure gateway_api_key."

@@ -10,7 +10,14 @@ import click
 
 from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import usage_error
-from kvmesh.cli._infer_target import LATEST, ON_DEMAND, SURFACES, TargetFlags, pass_target_flags
+from kvmesh.cli._infer_target import (
+    LATEST,
+    ON_DEMAND,
+    SURFACES,
+    TargetFlags,
+    pass_target_flags,
+    target_values,
+)
 from kvmesh.cli._remote import emit_response
 
 LOCAL_ONLY = (
@@ -29,9 +36,8 @@ def _on_demand(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], lis
     model, user_id, api_key, base_url = flags.model, flags.user_id, flags.api_key, flags.base_url
     settings = cli.settings
     token = r.inspect_token(settings.auth_json_path)
-    base = ((base_url or "").strip() or settings.gateway_base).rstrip("/")
-    key = (api_key or "").strip() or (settings.gateway_api_key or "").strip()
-    chosen = (model or "").strip() or (settings.gateway_model_id or "").strip()
+    values = target_values(flags, settings)
+    base, key, chosen = values.base, values.api_key, values.model
     latest = chosen == LATEST
     state = r.inspect_gateway(settings, token, api_key=api_key, user_id=user_id, model=model)
     model_ready = False if latest else state.model_id_present
@@ -105,9 +111,8 @@ def _serverless(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], li
     if (user_id or "").strip():
         raise usage_error("--user-id is only used for --surface on-demand.")
     settings = cli.settings
-    base = ((base_url or "").strip() or settings.serverless_base).rstrip("/")
-    key = (api_key or "").strip() or (settings.gateway_api_key or "").strip()
-    chosen = (model or "").strip() or None
+    values = target_values(flags, settings)
+    base, key, chosen = values.base, values.api_key, values.model or None
     warnings = []
     if not key:
         warnings.append(
