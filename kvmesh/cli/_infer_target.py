@@ -77,14 +77,14 @@ class Target:
 
 
 def has_token(cli: CliContext) -> bool:
-    from kvmesh.cli._readiness import inspect_token
+    from kvmesh.cli.readiness.local import inspect_token
 
     return inspect_token(cli.settings.auth_json_path).ready
 
 
 def derive_user_id(client: ControlPlaneClient) -> str:
     """X-User-Id from the CP profile (`user.id`, else `user.user.id`), canonical UUID."""
-    from kvmesh.cli._readiness import normalise_user_id
+    from kvmesh.cli.readiness.local import normalise_user_id
 
     prefix = "Failed to derive gateway user id from the control plane profile."
     with cli_errors(prefix):
@@ -177,7 +177,7 @@ def resolve_target(
                     "`tm init --sync` so tm can derive and persist it from your control plane profile."
                 )
             user = derive_user_id(controlplane_for(cli, wait))
-        from kvmesh.cli._readiness import normalise_user_id
+        from kvmesh.cli.readiness.local import normalise_user_id
 
         try:
             user = normalise_user_id(user)

@@ -31,7 +31,7 @@ def _option(value: str | None, name: str) -> str | None:
 
 
 def _on_demand(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], list[str]]:
-    from kvmesh.cli import _readiness as r
+    from kvmesh.cli.readiness import local as r
 
     model, user_id, api_key, base_url = flags.model, flags.user_id, flags.api_key, flags.base_url
     settings = cli.settings
@@ -104,7 +104,7 @@ def _on_demand(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], lis
 
 
 def _serverless(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], list[str]]:
-    from kvmesh.cli import _readiness as r
+    from kvmesh.cli.readiness import local as r
     from kvmesh.client import redact_secret
 
     model, user_id, api_key, base_url = flags.model, flags.user_id, flags.api_key, flags.base_url
@@ -177,14 +177,14 @@ def doctor(cli: CliContext, target_flags: TargetFlags, exit_status: bool, live: 
       tm infer doctor --live
       tm infer doctor --surface serverless --model MODEL
     """
-    from kvmesh.cli import _readiness as r
+    from kvmesh.cli.readiness import local as r
 
     surface = target_flags.surface.lower()
     build = _on_demand if surface == ON_DEMAND else _serverless
     data, lines = build(cli, target_flags)
     ready = bool(data["ready_for_direct_request"])
     if live:
-        from kvmesh.cli._live_checks import run_live_checks
+        from kvmesh.cli.readiness.live import run_live_checks
 
         checks = run_live_checks(cli, replace(target_flags, surface=surface))
         data["live"] = [{"check": c.name, "ok": c.ok, "detail": c.detail, "fix": c.fix} for c in checks]

@@ -177,15 +177,13 @@ def _sync(cli: CliContext) -> None:
 
 
 def _show(cli: CliContext) -> None:
-    from kvmesh.cli import _readiness as r
+    from kvmesh.cli.readiness import local as r
 
     settings = cli.settings
-    token = r.inspect_token(settings.auth_json_path)
-    gateway = r.inspect_gateway(settings, token)
+    readiness = r.inspect_local(settings)
+    token, gateway = readiness.token, readiness.gateway
     ready = gateway.ready_for_direct_request
-    warnings = [f"control_plane_auth_json invalid ({token.error})"] if token.error else []
-    if gateway.user_id_error:
-        warnings.append(gateway.user_id_error)
+    warnings = readiness.state_warnings()
     setup = r.setup_steps(gateway, token.ready)
     next_steps = [*setup, *([] if ready else ["tm infer doctor"]), r.chat_example(gateway.model_id_present)]
     optional: list[str] = []
