@@ -29,10 +29,10 @@ from kvmesh.gateway.endpoints import PROXIED
 from kvmesh.gateway.forwarding import Forwarder
 from kvmesh.gateway.metering import UsageRecorder
 from kvmesh.gateway.metrics import GatewayMetrics
-from kvmesh.gateway.proxy import UpstreamClient
 from kvmesh.gateway.replicas import ReplicaPool
 from kvmesh.gateway.routing import policy_by_name
 from kvmesh.gateway.settings import GatewaySettings
+from kvmesh.gateway.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from kvmesh.engines.dialects import NativeDialect, native_dialect
 from kvmesh.gateway.asgi import (
     GatewayError,
     Receive,
@@ -20,16 +21,14 @@ from kvmesh.gateway.asgi import (
 )
 from kvmesh.gateway.auth import DEPLOYMENT_KEY_OTHER_MODEL, Authenticator, Caller
 from kvmesh.gateway.directory import ON_DEMAND, Directory, Route
-from kvmesh.gateway.endpoints import ProxiedEndpoint, llamacpp_request, llamacpp_response
-from kvmesh.gateway.metering import TokenCounts, UsageRecorder
+from kvmesh.gateway.endpoints import ProxiedEndpoint
+from kvmesh.gateway.metering import NO_TOKENS, TokenCounts, UsageRecorder, UsageRow
 from kvmesh.gateway.metrics import GatewayMetrics
-from kvmesh.gateway.proxy import UpstreamClient, UpstreamFailure, origin_of
+from kvmesh.gateway.relay.stream import relay_stream
+from kvmesh.gateway.relay.unary import relay_unary
 from kvmesh.gateway.replicas import ReplicaPool, ReplicaState
 from kvmesh.gateway.routing import RouteRequest, RoutingPolicy
-from kvmesh.gateway.streaming import relay_stream
-from kvmesh.gateway.upstream_replies import relay_unary
-
-NO_TOKENS = TokenCounts()
+from kvmesh.gateway.upstream import UpstreamClient, UpstreamFailure, origin_of
 
 
 @dataclass(slots=True)
@@ -99,8 +98,9 @@ class Forwarder:
                 }
                 body = json.dumps(request).encode()
                 strip_usage = True
-        if not endpoint.metered and route.provider == "llamacpp":
-            await self._engine_native(endpoint, route, request, send, request_id)
+        dialect = None if endpoint.metered else native_dialect(route.provider)
+        if dialect is not None:
+            await self._engine_native(dialect, endpoint, route, request, send, request_id)
             return
         exchange = Exchange(request_id, endpoint, caller, route, stream, started)
         self._metrics.in_flight.inc()
@@ -208,21 +208,28 @@ class Forwarder:
             response.close()
 
     async def _engine_native(
-        self, endpoint: ProxiedEndpoint, route: Route, request: dict[str, Any], send: Send, request_id: str
+        self,
+        dialect: NativeDialect,
+        endpoint: ProxiedEndpoint,
+        route: Route,
+        request: dict[str, Any],
+        send: Send,
+        request_id: str,
     ) -> None:
-        """llama-server's /tokenize and /detokenize take other field names; map both ways."""
+        """An engine whose /tokenize and /detokenize take other shapes: map both ways through its dialect."""
         exchange = Exchange(
             request_id, endpoint, Caller("", "", route.surface), route, False, time.perf_counter()
         )
-        if endpoint.path == "/tokenize" and "messages" in request and "prompt" not in request:
-            templated = await self._call_json(exchange, "/apply-template", {"messages": request["messages"]})
+        template = dialect.template_path
+        if template and endpoint.path == "/tokenize" and "messages" in request and "prompt" not in request:
+            templated = await self._call_json(exchange, template, {"messages": request["messages"]})
             request = {
                 **request,
                 "prompt": templated.get("prompt", "") if isinstance(templated, dict) else "",
             }
-        mapped = llamacpp_request(endpoint.path, request)
+        mapped = dialect.request(endpoint.path, request)
         reply = await self._call_json(exchange, endpoint.upstream_path, mapped)
-        await send_json(send, 200, llamacpp_response(endpoint.path, reply), request_id.encode())
+        await send_json(send, 200, dialect.response(endpoint.path, reply), request_id.encode())
 
     async def _call_json(self, exchange: Exchange, path: str, payload: Any) -> Any:
         hop = ProxiedEndpoint(path, path, False, False, at_root=True)
@@ -259,26 +266,26 @@ class Forwarder:
         )
         self._directory.spend(caller.user_id, cost)
         self._recorder.record(
-            {
-                "request_id": exchange.request_id,
-                "user_id": caller.user_id,
-                "api_key_id": caller.api_key_id,
-                "deployment_id": route.deployment_id,
-                "surface": caller.surface,
-                "model": route.model,
-                "endpoint": exchange.endpoint.path,
-                "streamed": exchange.streamed,
-                "prompt_tokens": tokens.prompt_tokens,
-                "completion_tokens": tokens.completion_tokens,
-                "cached_tokens": tokens.cached_tokens,
-                "latency_ms": int((now - exchange.started) * 1000),
-                "ttft_ms": int((exchange.first_byte_at - exchange.started) * 1000)
+            UsageRow(
+                request_id=exchange.request_id,
+                user_id=caller.user_id,
+                api_key_id=caller.api_key_id,
+                deployment_id=route.deployment_id,
+                surface=caller.surface,
+                model=route.model,
+                endpoint=exchange.endpoint.path,
+                streamed=exchange.streamed,
+                prompt_tokens=tokens.prompt_tokens,
+                completion_tokens=tokens.completion_tokens,
+                cached_tokens=tokens.cached_tokens,
+                latency_ms=int((now - exchange.started) * 1000),
+                ttft_ms=int((exchange.first_byte_at - exchange.started) * 1000)
                 if exchange.first_byte_at
                 else None,
-                "status_code": exchange.status,
-                "cost_micros": cost,
-                "created_at": datetime.now(UTC),
-            }
+                status_code=exchange.status,
+                cost_micros=cost,
+                created_at=datetime.now(UTC),
+            )
         )
         self._metrics.request_done(exchange.endpoint.path, caller.surface, exchange.status)
         self._metrics.proxied(

@@ -9,9 +9,7 @@ import aiohttp
 
 from kvmesh.gateway.asgi import GatewayError, Send, send_bytes
 from kvmesh.gateway.endpoints import ProxiedEndpoint
-from kvmesh.gateway.metering import TokenCounts, token_counts
-
-NO_TOKENS = TokenCounts()
+from kvmesh.gateway.metering import NO_TOKENS, TokenCounts, token_counts
 
 
 async def relay_unary(

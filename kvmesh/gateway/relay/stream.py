@@ -9,11 +9,10 @@ from dataclasses import dataclass
 import aiohttp
 
 from kvmesh.gateway.asgi import SSE_CONTENT_TYPE, Receive, Send, sse_error_event
-from kvmesh.gateway.metering import TokenCounts, token_counts
-from kvmesh.gateway.sse import SseRelay
+from kvmesh.gateway.metering import NO_TOKENS, TokenCounts, token_counts
+from kvmesh.gateway.relay.sse_events import SseEventFilter
 
 CLIENT_CLOSED = 499
-NO_TOKENS = TokenCounts()
 SSE_HEADERS = (SSE_CONTENT_TYPE, (b"cache-control", b"no-cache"))
 
 
@@ -55,7 +54,7 @@ async def _relay(
             "headers": [*SSE_HEADERS, (b"x-request-id", request_id)],
         }
     )
-    relay = SseRelay(strip_usage)
+    relay = SseEventFilter(strip_usage)
     try:
         try:
             read = response.content.readany
