@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 from kvmesh.gateway.asgi import (
     GatewayError,
     Receive,
@@ -27,6 +25,7 @@ from kvmesh.gateway.proxy import UpstreamClient, UpstreamFailure, origin_of
 from kvmesh.gateway.replicas import ReplicaPool, ReplicaState
 from kvmesh.gateway.routing import RouteRequest, RoutingPolicy
 from kvmesh.gateway.streaming import relay_stream
+from kvmesh.gateway.upstream_http import UpstreamProtocolError, UpstreamResponse
 from kvmesh.gateway.upstream_replies import relay_unary
 
 NO_TOKENS = TokenCounts()
@@ -137,7 +136,7 @@ class Forwarder:
             )
         return route
 
-    async def _open(self, exchange: Exchange, body: bytes) -> tuple[aiohttp.ClientResponse, ReplicaState]:
+    async def _open(self, exchange: Exchange, body: bytes) -> tuple[UpstreamResponse, ReplicaState]:
         """Open the upstream request. A failure before the first byte ejects the replica and retries once
         on another one; a pooled keep-alive connection the engine had already closed (llama-server
         closes them after 100 requests) is retried at once, up to twice, without blaming the replica."""
@@ -241,7 +240,7 @@ class Forwarder:
             return json.loads(raw)
         except ValueError as exc:
             raise GatewayError(502, f"Engine {path} returned invalid JSON.", "upstream_invalid_json") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, UpstreamProtocolError) as exc:
             raise GatewayError(
                 502, f"Engine {path} failed: {type(exc).__name__}", "upstream_protocol"
             ) from exc

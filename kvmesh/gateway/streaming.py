@@ -6,11 +6,10 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import aiohttp
-
 from kvmesh.gateway.asgi import SSE_CONTENT_TYPE, Receive, Send, sse_error_event
 from kvmesh.gateway.metering import TokenCounts, token_counts
 from kvmesh.gateway.sse import SseRelay
+from kvmesh.gateway.upstream_http import UpstreamProtocolError, UpstreamResponse
 
 CLIENT_CLOSED = 499
 NO_TOKENS = TokenCounts()
@@ -30,7 +29,7 @@ class StreamOutcome:
 
 
 async def relay_stream(
-    response: aiohttp.ClientResponse, send: Send, receive: Receive, request_id: bytes, strip_usage: bool
+    response: UpstreamResponse, send: Send, receive: Receive, request_id: bytes, strip_usage: bool
 ) -> StreamOutcome:
     """Relay until the upstream ends. If the client disconnects first, the upstream connection is closed
     (which cancels the request there and ends the relay) and the outcome is 499."""
@@ -46,7 +45,7 @@ async def relay_stream(
 
 
 async def _relay(
-    response: aiohttp.ClientResponse, send: Send, request_id: bytes, strip_usage: bool, outcome: StreamOutcome
+    response: UpstreamResponse, send: Send, request_id: bytes, strip_usage: bool, outcome: StreamOutcome
 ) -> None:
     await send(
         {
@@ -58,7 +57,7 @@ async def _relay(
     relay = SseRelay(strip_usage)
     try:
         try:
-            read = response.content.readany
+            read = response.readany
             while data := await read():
                 out = relay.feed(data)
                 if out:
@@ -71,7 +70,7 @@ async def _relay(
             tail = relay.finish()
             if tail:
                 await send({"type": "http.response.body", "body": tail, "more_body": True})
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, UpstreamProtocolError) as exc:
             idle = isinstance(exc, TimeoutError)
             outcome.status, outcome.failure = (504, "idle") if idle else (502, "protocol")
             message = (
@@ -88,7 +87,7 @@ async def _relay(
 
 
 async def _close_upstream_on_disconnect(
-    receive: Receive, response: aiohttp.ClientResponse, outcome: StreamOutcome
+    receive: Receive, response: UpstreamResponse, outcome: StreamOutcome
 ) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
