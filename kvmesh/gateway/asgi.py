@@ -51,25 +51,25 @@ class RequestHeaders:
                 self.content_length = int(value)
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    message = await receive()
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        return body
-    parts = [body]
-    size = len(body)
-    while message.get("more_body", False):
+async def read_body(receive: Receive, limit: int, declared_length: int = -1) -> bytes:
+    """The whole request body; 413 as soon as the declared length or the bytes received pass `limit`."""
+    if declared_length > limit:
+        raise GatewayError(413, f"Request body is larger than {limit} bytes.", "body_too_large")
+    parts: list[bytes] = []
+    size = 0
+    while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise GatewayError(
                 400, "Client disconnected before sending the whole body.", "client_disconnected"
             )
-        chunk = message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise GatewayError(413, f"Request body is larger than {limit} bytes.", "body_too_large")
+        if not message.get("more_body", False):
+            return chunk if not parts else b"".join([*parts, chunk])
         parts.append(chunk)
-    return b"".join(parts)
 
 
 async def send_bytes(

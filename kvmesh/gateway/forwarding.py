@@ -77,7 +77,7 @@ class Forwarder:
     ) -> None:
         started = time.perf_counter()
         caller = await self._auth.caller(headers)
-        body = await read_body(receive, self._max_body)
+        body = await read_body(receive, self._max_body, headers.content_length)
         request = _parse_request(body)
         model = request.get("model")
         if not isinstance(model, str) or not model.strip():
