@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 from kvmesh.wire import error_body
 
@@ -13,8 +13,30 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+# An ASGI extension of kvmesh's own server (`http_server`): the request's body writer, usable from
+# protocol callbacks. Under another ASGI server it is absent and replies go through `send`.
+DIRECT_BODY_EXTENSION = "kvmesh.direct_body"
+
 JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 SSE_CONTENT_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
+
+
+class DirectBody(Protocol):
+    """Writes the body of a started response without awaiting; flow control by callbacks."""
+
+    @property
+    def paused(self) -> bool: ...
+
+    def write(self, body: bytes) -> None: ...
+
+    def set_flow_callbacks(
+        self, on_writable: Callable[[], None] | None, on_lost: Callable[[], None] | None
+    ) -> None: ...
+
+
+def direct_body(scope: Scope) -> DirectBody | None:
+    extensions = scope.get("extensions")
+    return extensions.get(DIRECT_BODY_EXTENSION) if extensions else None
 
 
 class GatewayError(Exception):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kvmesh.gateway.asgi import (
+    DirectBody,
     GatewayError,
     Receive,
     RequestHeaders,
@@ -74,6 +75,7 @@ class Forwarder:
         receive: Receive,
         send: Send,
         request_id: str,
+        direct: DirectBody | None = None,
     ) -> None:
         started = time.perf_counter()
         caller = await self._auth.caller(headers)
@@ -104,7 +106,7 @@ class Forwarder:
         exchange = Exchange(request_id, endpoint, caller, route, stream, started)
         self._metrics.in_flight.inc()
         try:
-            await self._forward(exchange, body, send, receive, strip_usage)
+            await self._forward(exchange, body, send, receive, strip_usage, direct)
         finally:
             self._metrics.in_flight.dec()
             if endpoint.metered:
@@ -175,7 +177,13 @@ class Forwarder:
         raise GatewayError(status, f"Upstream replica failed: {failure.message}", f"upstream_{failure.kind}")
 
     async def _forward(
-        self, exchange: Exchange, body: bytes, send: Send, receive: Receive, strip_usage: bool
+        self,
+        exchange: Exchange,
+        body: bytes,
+        send: Send,
+        receive: Receive,
+        strip_usage: bool,
+        direct: DirectBody | None,
     ) -> None:
         try:
             response, replica = await self._open(exchange, body)
@@ -185,7 +193,7 @@ class Forwarder:
         try:
             if exchange.streamed and response.status == 200:
                 outcome = await relay_stream(
-                    response, send, receive, exchange.request_id.encode(), strip_usage
+                    response, send, receive, exchange.request_id.encode(), strip_usage, direct
                 )
                 exchange.status, exchange.tokens = outcome.status, outcome.tokens
                 exchange.first_byte_at = outcome.first_byte_at

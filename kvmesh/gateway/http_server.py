@@ -26,6 +26,8 @@ from typing import Any
 
 import httptools
 
+from kvmesh.gateway.asgi import DIRECT_BODY_EXTENSION
+
 log = logging.getLogger(__name__)
 
 Message = MutableMapping[str, Any]
@@ -86,6 +88,8 @@ class RequestCycle:
         "_conn",
         "_delivered",
         "_no_body",
+        "_on_lost",
+        "_on_writable",
         "_pending",
         "_pending_size",
         "_started",
@@ -107,6 +111,8 @@ class RequestCycle:
         self._started = False
         self._chunked = False
         self._no_body = False
+        self._on_writable: Callable[[], None] | None = None
+        self._on_lost: Callable[[], None] | None = None
         self.complete = False
 
     # -- fed by the connection
@@ -118,9 +124,6 @@ class RequestCycle:
 
     def end_body(self) -> None:
         self.body_complete = True
-        self._body_ready.set()
-
-    def wake(self) -> None:
         self._body_ready.set()
 
     @property
@@ -180,6 +183,38 @@ class RequestCycle:
             self._write_head(message["status"], message.get("headers", ()))
             return
         raise RuntimeError(f"unexpected ASGI message type {message['type']!r}")
+
+    # -- the `kvmesh.direct_body` extension: body writes from protocol callbacks, without a coroutine
+
+    def write(self, body: bytes) -> None:
+        """Send `body` as the next part of a started response (more to come)."""
+        if self.complete or self._conn.lost or not body or self._no_body:
+            return
+        if self._chunked:
+            self._conn.transport.write(b"%x\r\n%b\r\n" % (len(body), body))
+        else:
+            self._conn.transport.write(body)
+
+    @property
+    def paused(self) -> bool:
+        """True while the client's socket is full: stop producing until `on_writable` is called."""
+        return self._conn.write_paused
+
+    def set_flow_callbacks(
+        self, on_writable: Callable[[], None] | None, on_lost: Callable[[], None] | None
+    ) -> None:
+        self._on_writable = on_writable
+        self._on_lost = on_lost
+
+    def writable(self) -> None:
+        if self._on_writable is not None:
+            self._on_writable()
+
+    def lost(self) -> None:
+        self._body_ready.set()
+        on_lost, self._on_lost = self._on_lost, None
+        if on_lost is not None:
+            on_lost()
 
     def _write_head(self, status: int, headers: Any) -> None:
         conn = self._conn
@@ -258,7 +293,7 @@ class HttpConnection(asyncio.Protocol):
         self._disarm_keepalive()
         for cycle in (self._active, *self._queue, self._parsing):
             if cycle is not None:
-                cycle.wake()
+                cycle.lost()
         self._wake_drain()
 
     def pause_writing(self) -> None:
@@ -267,6 +302,8 @@ class HttpConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         self._wake_drain()
+        if self._active is not None:
+            self._active.writable()
 
     # -- httptools callbacks
 
@@ -302,6 +339,7 @@ class HttpConnection(asyncio.Protocol):
             "server": self._server,
         }
         cycle = RequestCycle(self, scope, self.parser.should_keep_alive())
+        scope["extensions"] = {DIRECT_BODY_EXTENSION: cycle}
         self._parsing = cycle
         if self._active is None:
             self._start(cycle)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httptools
@@ -29,6 +30,16 @@ class UpstreamProtocolError(Exception):
     def __init__(self, message: str, disconnected: bool = False) -> None:
         super().__init__(message)
         self.disconnected = disconnected
+
+
+class BodyConsumer(Protocol):
+    """Takes a response body as it arrives, called from the connection's protocol callbacks."""
+
+    def on_data(self, data: bytes) -> None: ...
+
+    def on_end(self) -> None: ...
+
+    def on_error(self, error: BaseException) -> None: ...
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -86,8 +97,8 @@ class UpstreamConnection(asyncio.Protocol):
         response = self._response
         assert response is not None
         response.feed(body)
-        if response.buffered > READ_BUFFER_HIGH and self.transport is not None:
-            self.transport.pause_reading()
+        if response.buffered > READ_BUFFER_HIGH:
+            self.pause()
 
     def on_message_complete(self) -> None:
         response = self._response
@@ -105,6 +116,10 @@ class UpstreamConnection(asyncio.Protocol):
     def release(self) -> None:
         self._response = None
 
+    def pause(self) -> None:
+        if self.transport is not None and not self.lost:
+            self.transport.pause_reading()
+
     def resume(self) -> None:
         if self.transport is not None and not self.lost:
             self.transport.resume_reading()
@@ -120,10 +135,11 @@ class UpstreamConnection(asyncio.Protocol):
 
 
 class UpstreamResponse:
-    """The response side of one request: `status`, then `read()` (all of it) or `readany()` (what has
-    arrived). Reads fail with `TimeoutError` after `read_timeout` seconds without a byte, and with
-    `UpstreamProtocolError` when the connection breaks. `close()` gives a finished keep-alive
-    connection back to the pool and closes any other."""
+    """The response side of one request: `status`, then either `read()` (all of it) / `readany()` (what
+    has arrived), or `pipe(consumer)`, which hands each body chunk to the consumer inside the protocol
+    callback (no task switch per SSE event). Reads fail with `TimeoutError` after `read_timeout` seconds
+    without a byte, and with `UpstreamProtocolError` when the connection breaks. `close()` gives a
+    finished keep-alive connection back to the pool and closes any other."""
 
     def __init__(self, pool: UpstreamPool, conn: UpstreamConnection, read_timeout: float) -> None:
         self._pool = pool
@@ -134,6 +150,9 @@ class UpstreamResponse:
         self._waiter: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
         self._closed = False
+        self._consumer: BodyConsumer | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._paused = False
         self.status = 0
         self.keep_alive = False
         self.raw_headers: list[tuple[bytes, bytes]] = []
@@ -149,17 +168,32 @@ class UpstreamResponse:
         self._wake()
 
     def feed(self, data: bytes) -> None:
+        consumer = self._consumer
+        if consumer is not None:
+            consumer.on_data(data)
+            return
         self._chunks.append(data)
         self.buffered += len(data)
         self._wake()
 
     def finish(self) -> None:
         self.finished = True
+        consumer = self._consumer
+        if consumer is not None:
+            self._stop_idle_timer()
+            consumer.on_end()
+            return
         self._wake()
 
     def fail(self, error: BaseException) -> None:
-        if self._error is None:
-            self._error = error
+        if self._error is not None or self.finished:
+            return
+        self._error = error
+        consumer = self._consumer
+        if consumer is not None:
+            self._stop_idle_timer()
+            consumer.on_error(error)
+            return
         self._wake()
 
     def _wake(self) -> None:
@@ -167,7 +201,63 @@ class UpstreamResponse:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    # -- the reader's side
+    # -- piping
+
+    def pipe(self, consumer: BodyConsumer) -> None:
+        """Hand the body to `consumer` from now on: what is buffered at once, the rest as it arrives."""
+        self._consumer = consumer
+        if self._chunks:
+            data = b"".join(self._chunks)
+            self._chunks.clear()
+            paused, self.buffered = self.buffered > READ_BUFFER_HIGH, 0
+            if paused:
+                self._conn.resume()
+            consumer.on_data(data)
+        if self.finished:
+            consumer.on_end()
+        elif self._error is not None:
+            consumer.on_error(self._error)
+        else:
+            self._arm_idle_timer()
+
+    def pause_reading(self) -> None:
+        """Stop reading the replica (the consumer's client is not keeping up); no idle timeout meanwhile."""
+        if not self._paused:
+            self._paused = True
+            self._stop_idle_timer()
+            self._conn.pause()
+
+    def resume_reading(self) -> None:
+        if self._paused:
+            self._paused = False
+            self.last_data_at = time.monotonic()
+            self._conn.resume()
+            if not self.finished and self._error is None:
+                self._arm_idle_timer()
+
+    def _arm_idle_timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._idle_timer = loop.call_at(
+            loop.time() + self._read_timeout - (time.monotonic() - self.last_data_at), self._idle_check
+        )
+
+    def _stop_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _idle_check(self) -> None:
+        """One timer per response, re-armed from the time of the last byte rather than once per chunk."""
+        self._idle_timer = None
+        if self._paused or self.finished or self._error is not None:
+            return
+        if time.monotonic() - self.last_data_at >= self._read_timeout:
+            self.fail(TimeoutError(f"no data from the replica for {self._read_timeout:g} s"))
+            self._conn.close()
+        else:
+            self._arm_idle_timer()
+
+    # -- reading
 
     async def wait_head(self, timeout: float) -> None:
         while not self.head_received:
@@ -198,31 +288,33 @@ class UpstreamResponse:
         return b"".join(parts)
 
     async def _wait(self, timeout: float) -> None:
-        """Wait for the connection to report something; time out `timeout` s after the last byte."""
+        """Wait for the connection to report something, at most `timeout` s."""
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
-        handle = loop.call_later(timeout, self._check_idle, waiter, timeout)
+        handle = loop.call_later(timeout, _time_out, waiter, timeout)
         try:
             await waiter
         finally:
             handle.cancel()
             self._waiter = None
 
-    def _check_idle(self, waiter: asyncio.Future[None], timeout: float) -> None:
-        if waiter.done():
-            return
-        waiter.set_exception(TimeoutError(f"no data from the replica for {timeout:g} s"))
-
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._stop_idle_timer()
+        self._consumer = None
         conn = self._conn
         conn.release()
         if self.finished and self.keep_alive and self._error is None and conn.reusable:
             self._pool.put_back(conn)
         else:
             conn.close()
+
+
+def _time_out(waiter: asyncio.Future[None], timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError(f"no data from the replica for {timeout:g} s"))
 
 
 class UpstreamPool:
