@@ -19,6 +19,7 @@ from kvmesh.gateway.asgi import (
     RequestHeaders,
     Scope,
     Send,
+    direct_body,
     send_bytes,
     send_error,
     send_json,
@@ -126,7 +127,7 @@ class GatewayApp:
             if endpoint is not None:
                 if method != "POST":
                     raise GatewayError(405, f"{path} accepts POST only.", "method_not_allowed")
-                await self.forwarder.handle(endpoint, headers, receive, send, request_id)
+                await self.forwarder.handle(endpoint, headers, receive, send, request_id, direct_body(scope))
             elif path in GET_PATHS:
                 if method not in ("GET", "HEAD"):
                     raise GatewayError(405, f"{path} accepts GET only.", "method_not_allowed")

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 from kvmesh.engines.dialects import NativeDialect, native_dialect
 from kvmesh.gateway.asgi import (
+    DirectBody,
     GatewayError,
     Receive,
     RequestHeaders,
@@ -29,6 +28,7 @@ from kvmesh.gateway.relay.unary import relay_unary
 from kvmesh.gateway.replicas import ReplicaPool, ReplicaState
 from kvmesh.gateway.routing import RouteRequest, RoutingPolicy
 from kvmesh.gateway.upstream import UpstreamClient, UpstreamFailure, origin_of
+from kvmesh.gateway.upstream_http import UpstreamProtocolError, UpstreamResponse
 
 
 @dataclass(slots=True)
@@ -74,10 +74,11 @@ class Forwarder:
         receive: Receive,
         send: Send,
         request_id: str,
+        direct: DirectBody | None = None,
     ) -> None:
         started = time.perf_counter()
         caller = await self._auth.caller(headers)
-        body = await read_body(receive, self._max_body)
+        body = await read_body(receive, self._max_body, headers.content_length)
         request = _parse_request(body)
         model = request.get("model")
         if not isinstance(model, str) or not model.strip():
@@ -105,7 +106,7 @@ class Forwarder:
         exchange = Exchange(request_id, endpoint, caller, route, stream, started)
         self._metrics.in_flight.inc()
         try:
-            await self._forward(exchange, body, send, receive, strip_usage)
+            await self._forward(exchange, body, send, receive, strip_usage, direct)
         finally:
             self._metrics.in_flight.dec()
             if endpoint.metered:
@@ -137,7 +138,7 @@ class Forwarder:
             )
         return route
 
-    async def _open(self, exchange: Exchange, body: bytes) -> tuple[aiohttp.ClientResponse, ReplicaState]:
+    async def _open(self, exchange: Exchange, body: bytes) -> tuple[UpstreamResponse, ReplicaState]:
         """Open the upstream request. A failure before the first byte ejects the replica and retries once
         on another one; a pooled keep-alive connection the engine had already closed (llama-server
         closes them after 100 requests) is retried at once, up to twice, without blaming the replica."""
@@ -176,7 +177,13 @@ class Forwarder:
         raise GatewayError(status, f"Upstream replica failed: {failure.message}", f"upstream_{failure.kind}")
 
     async def _forward(
-        self, exchange: Exchange, body: bytes, send: Send, receive: Receive, strip_usage: bool
+        self,
+        exchange: Exchange,
+        body: bytes,
+        send: Send,
+        receive: Receive,
+        strip_usage: bool,
+        direct: DirectBody | None,
     ) -> None:
         try:
             response, replica = await self._open(exchange, body)
@@ -186,7 +193,7 @@ class Forwarder:
         try:
             if exchange.streamed and response.status == 200:
                 outcome = await relay_stream(
-                    response, send, receive, exchange.request_id.encode(), strip_usage
+                    response, send, receive, exchange.request_id.encode(), strip_usage, direct
                 )
                 exchange.status, exchange.tokens = outcome.status, outcome.tokens
                 exchange.first_byte_at = outcome.first_byte_at
@@ -248,7 +255,7 @@ class Forwarder:
             return json.loads(raw)
         except ValueError as exc:
             raise GatewayError(502, f"Engine {path} returned invalid JSON.", "upstream_invalid_json") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, UpstreamProtocolError) as exc:
             raise GatewayError(
                 502, f"Engine {path} failed: {type(exc).__name__}", "upstream_protocol"
             ) from exc

@@ -1,16 +1,14 @@
-"""Upstream HTTP to engine replicas: one pooled keep-alive aiohttp session, timeouts on every hop."""
+"""Upstream HTTP to engine replicas: one keep-alive pool (`upstream_http`), timeouts on every hop."""
 
 from __future__ import annotations
 
-import errno
-
-import aiohttp
-
 from kvmesh.gateway.settings import GatewaySettings
+from kvmesh.gateway.upstream_http import UpstreamPool, UpstreamProtocolError, UpstreamResponse
 
 # Below the 5 s idle keep-alive of uvicorn (vLLM) and llama-server, so a pooled
 # connection is never one the server is about to close.
 KEEPALIVE_SECONDS = 4.0
+PROBE_TIMEOUT_EXTRA = 2.0
 
 
 class UpstreamFailure(Exception):
@@ -33,79 +31,59 @@ class UpstreamClient:
 
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
-        self._session: aiohttp.ClientSession | None = None
-        connect = settings.connect_timeout
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=None,
-            sock_connect=connect,
-            sock_read=min(settings.idle_timeout, settings.first_byte_timeout),
-        )
-        self._unary_timeout = aiohttp.ClientTimeout(
-            total=None, connect=None, sock_connect=connect, sock_read=settings.first_byte_timeout
-        )
-        self._probe_timeout = aiohttp.ClientTimeout(total=connect + 2.0, sock_connect=connect)
+        self._pool: UpstreamPool | None = None
+        self._stream_timeout = min(settings.idle_timeout, settings.first_byte_timeout)
+        self._unary_timeout = settings.first_byte_timeout
+        self._probe_timeout = settings.connect_timeout + PROBE_TIMEOUT_EXTRA
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=0, keepalive_timeout=KEEPALIVE_SECONDS, enable_cleanup_closed=False
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            raise_for_status=False,
-        )
+        self._pool = UpstreamPool(self._settings.connect_timeout, KEEPALIVE_SECONDS)
 
     async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     async def open(
         self, method: str, url: str, body: bytes | None, request_id: str, stream: bool
-    ) -> aiohttp.ClientResponse:
+    ) -> UpstreamResponse:
         """Send the request and wait for the response head; failures here happened before the first byte."""
-        assert self._session is not None, "UpstreamClient.start() was not awaited"
-        headers = {"Content-Type": "application/json", "X-Request-Id": request_id}
+        assert self._pool is not None, "UpstreamClient.start() was not awaited"
+        headers = [("content-type", "application/json"), ("x-request-id", request_id)]
         if stream:
-            headers["Accept"] = "text/event-stream"
+            headers.append(("accept", "text/event-stream"))
+        timeout = self._stream_timeout if stream else self._unary_timeout
         try:
-            return await self._session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=self._stream_timeout if stream else self._unary_timeout,
-                allow_redirects=False,
-            )
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamFailure(
-                "timeout", f"replica did not answer in time ({type(exc).__name__})"
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise UpstreamFailure("connect", f"cannot connect to replica: {exc.os_error}") from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise UpstreamFailure("disconnected", "replica closed the connection before answering") from exc
-        except aiohttp.ClientOSError as exc:
-            if exc.errno in (errno.ECONNRESET, errno.EPIPE):
+            return await self._pool.request(method, url, headers, body, timeout, timeout)
+        except TimeoutError as exc:
+            raise UpstreamFailure("timeout", f"replica did not answer in time ({exc or 'timeout'})") from exc
+        except UpstreamProtocolError as exc:
+            if exc.disconnected:
                 raise UpstreamFailure(
-                    "disconnected", "replica reset the connection before answering"
+                    "disconnected", "replica closed the connection before answering"
                 ) from exc
             raise UpstreamFailure("protocol", f"replica connection failed: {exc}") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamFailure(
-                "protocol", f"replica connection failed: {type(exc).__name__}: {exc}"
-            ) from exc
+        except ConnectionResetError as exc:
+            raise UpstreamFailure("disconnected", "replica reset the connection before answering") from exc
+        except OSError as exc:
+            raise UpstreamFailure("connect", f"cannot connect to replica: {exc}") from exc
 
     async def probe(self, base_url: str) -> bool:
         """A replica is healthy again when its /health answers 200 (or, lacking /health, /v1/models does)."""
-        assert self._session is not None
+        assert self._pool is not None
         for url in (origin_of(base_url) + "/health", base_url + "/models"):
             try:
-                async with self._session.get(url, timeout=self._probe_timeout) as response:
-                    if response.status != 404:
-                        return response.status == 200
-            except (aiohttp.ClientError, TimeoutError):
+                response = await self._pool.request(
+                    "GET", url, [], None, self._probe_timeout, self._probe_timeout
+                )
+            except (TimeoutError, UpstreamProtocolError, OSError):
                 return False
+            try:
+                await response.read()
+            except (TimeoutError, UpstreamProtocolError):
+                return False
+            finally:
+                response.close()
+            if response.status != 404:
+                return response.status == 200
         return False
