@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from kvmesh.store.models import UsageRecord
+from kvmesh.store.usage_rollup import apply_usage_to_rollups
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class UsageRecorder:
         # A Core executemany on the table: several times cheaper than the ORM bulk path per batch.
         with self._sessions() as session, session.begin():
             session.connection().execute(USAGE_INSERT, batch)
+            apply_usage_to_rollups(session, batch)
 
     async def _flush_loop(self) -> None:
         while True:
