@@ -8,7 +8,7 @@ scans more than one day of raw rows per edge.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -51,6 +51,7 @@ class UsageTotals:
 
 
 Key = tuple[Any, ...]
+Match = Mapping[str, str]
 
 
 def midnight(day: date) -> datetime:
@@ -80,7 +81,7 @@ def split_window(
 
 
 def _rollup_sums(
-    session: Session, user_id: str | None, days: tuple[date, date], by: Sequence[str], model: str | None
+    session: Session, user_id: str | None, days: tuple[date, date], by: Sequence[str], match: Match
 ) -> list[tuple[Key, UsageTotals]]:
     r = UsageDailyRollup
     columns = [getattr(r, name) for name in by]
@@ -95,8 +96,8 @@ def _rollup_sums(
     ).where(r.day >= days[0], r.day < days[1])
     if user_id is not None:
         query = query.where(r.user_id == user_id)
-    if model is not None:
-        query = query.where(r.model == model)
+    for name, value in match.items():
+        query = query.where(getattr(r, name) == value)
     if columns:
         query = query.group_by(*columns)
     result = []
@@ -112,7 +113,7 @@ def _raw_sums(
     user_id: str | None,
     span: tuple[datetime, datetime],
     by: Sequence[str],
-    model: str | None,
+    match: Match,
 ) -> list[tuple[Key, UsageTotals]]:
     u = UsageRecord
     raw_columns = {
@@ -134,8 +135,8 @@ def _raw_sums(
     ).where(u.created_at >= span[0], u.created_at < span[1])
     if user_id is not None:
         query = query.where(u.user_id == user_id)
-    if model is not None:
-        query = query.where(u.model == model)
+    for name, value in match.items():
+        query = query.where(raw_columns[name] == value)
     query = query.group_by(*(raw_columns[name] for name in names))
     rows = session.execute(query).tuples().all()
     rates = saving_rates(session, {str(row[names.index("model")]) for row in rows})
@@ -156,18 +157,20 @@ def usage_totals(
     start: datetime,
     end: datetime,
     by: Sequence[str] = (),
-    model: str | None = None,
+    match: Match | None = None,
 ) -> dict[Key, UsageTotals]:
-    """Usage in [start, end) for one user (None: everyone), summed per value of the `by` dimensions."""
-    unknown = [name for name in by if name not in DIMENSIONS]
+    """Usage in [start, end) for one user (None: everyone), summed per value of the `by` dimensions;
+    `match` keeps only rows whose model / deployment_id / api_key_id equal the given values."""
+    match = dict(match or {})
+    unknown = [name for name in [*by, *match] if name not in DIMENSIONS or (name in match and name == "day")]
     if unknown:
         raise ValueError(f"unknown usage dimensions: {unknown}")
     whole_days, partial = split_window(start, end)
     parts: list[tuple[Key, UsageTotals]] = []
     if whole_days is not None:
-        parts += _rollup_sums(session, user_id, whole_days, by, model)
+        parts += _rollup_sums(session, user_id, whole_days, by, match)
     for span in partial:
-        parts += _raw_sums(session, user_id, span, by, model)
+        parts += _raw_sums(session, user_id, span, by, match)
     sums: dict[Key, UsageTotals] = {}
     for key, totals in parts:
         sums.setdefault(key, UsageTotals()).add(totals)
