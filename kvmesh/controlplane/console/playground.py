@@ -139,6 +139,8 @@ async def playground_chat(console: ConsoleCtx, request: Request) -> Response:
             await upstream.aclose()
             await client.aclose()
 
+    # `no-cache`, not `no-store`: Chromium reports a no-store fetch stream that reached its end as
+    # aborted (microsoft/playwright#42742), which would read as a failed request.
     return StreamingResponse(
-        relay(), media_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-store"}
+        relay(), media_type="text/event-stream; charset=utf-8", headers={"Cache-Control": "no-cache"}
     )

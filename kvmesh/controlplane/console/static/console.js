@@ -5,6 +5,11 @@
   function usd(v) { return v == null ? "" : "$" + v.toFixed(4); }
   function tokens(v) { return v == null ? "" : Math.round(v).toLocaleString("en-US"); }
 
+  // Daily buckets: half a day of room on each side so the first and last bars are whole, dates as MM-DD (UTC).
+  var X_SCALE = { time: true, range: function (u, min, max) { return [min - 43200, max + 43200]; } };
+  var X_AXIS = { space: 48, values: function (u, vals) { return vals.map(function (v) { return new Date(v * 1e3).toISOString().slice(5, 10); }); } };
+  var NO_POINTS = { show: false };
+
   function drawChart() {
     var el = document.getElementById("chart");
     var dataEl = document.getElementById("chart-data");
@@ -23,14 +28,14 @@
         width: width, height: 320, tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
         series: [
           {},
-          { label: "completion", fill: "#f2b84b", stroke: "#c98c12", paths: bars, value: function (u, v, si, i) { return tokens(i == null ? null : s.completion[i]); } },
-          { label: "cached prompt", fill: "#4fb286", stroke: "#2d7d5a", paths: bars, value: function (u, v, si, i) { return tokens(i == null ? null : s.cached[i]); } },
-          { label: "uncached prompt", fill: "#6c8ee6", stroke: "#2256d6", paths: bars, value: function (u, v, si, i) { return tokens(v); } },
+          { label: "completion", fill: "#f2b84b", stroke: "#c98c12", paths: bars, points: NO_POINTS, value: function (u, v, si, i) { return tokens(i == null ? null : s.completion[i]); } },
+          { label: "cached prompt", fill: "#4fb286", stroke: "#2d7d5a", paths: bars, points: NO_POINTS, value: function (u, v, si, i) { return tokens(i == null ? null : s.cached[i]); } },
+          { label: "uncached prompt", fill: "#6c8ee6", stroke: "#2256d6", paths: bars, points: NO_POINTS, value: function (u, v, si, i) { return tokens(v); } },
           { label: "cache hit rate %", stroke: "#b0305a", width: 2, scale: "%", spanGaps: true, points: { show: true } }
         ],
-        axes: [{}, { label: "tokens", values: function (u, vals) { return vals.map(tokens); }, size: 70 },
+        axes: [X_AXIS, { label: "tokens", values: function (u, vals) { return vals.map(tokens); }, size: 80 },
                { side: 1, scale: "%", label: "cache hit %", grid: { show: false } }],
-        scales: { "%": { range: [0, 100] } }
+        scales: { x: X_SCALE, "%": { range: [0, 100] } }
       };
     } else {
       rows = [s.t, s.spent, s.saved];
@@ -40,10 +45,11 @@
         width: width, height: 320, tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
         series: [
           {},
-          { label: "spent", fill: "#6c8ee6", stroke: "#2256d6", paths: half, value: function (u, v) { return usd(v); } },
-          { label: "saved", fill: "#4fb286", stroke: "#2d7d5a", paths: halfR, value: function (u, v) { return usd(v); } }
+          { label: "spent", fill: "#6c8ee6", stroke: "#2256d6", paths: half, points: NO_POINTS, value: function (u, v) { return usd(v); } },
+          { label: "saved", fill: "#4fb286", stroke: "#2d7d5a", paths: halfR, points: NO_POINTS, value: function (u, v) { return usd(v); } }
         ],
-        axes: [{}, { label: "USD", values: function (u, vals) { return vals.map(function (v) { return "$" + v; }); }, size: 70 }]
+        axes: [X_AXIS, { label: "USD", labelGap: 8, values: function (u, vals) { return vals.map(function (v) { return "$" + v; }); }, size: 110 }],
+        scales: { x: X_SCALE }
       };
     }
     el.textContent = "";
