@@ -52,7 +52,7 @@ def older_than(
 
 
 def spent_since(session: Session, user_id: str, since: datetime) -> int:
-    return total(session, user_id, since, utcnow() + timedelta(seconds=1)).cost_micros
+    return total(session, user_id, since, None).cost_micros
 
 
 @dataclass(frozen=True)

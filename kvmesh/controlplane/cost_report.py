@@ -31,6 +31,7 @@ class Window:
     label: str
     start: datetime
     end: datetime
+    through_now: bool = False  # ends now: read today from the rollup (see `usage_totals`)
 
 
 def _moment(text: str, name: str) -> datetime:
@@ -73,11 +74,11 @@ def resolve_window(
             raise ApiError(400, "end must be after start", "invalid_window")
         if finish - begin > MAX_SPAN:
             raise ApiError(400, "a window spans at most 3660 days", "invalid_window")
-        return Window("custom", begin, finish)
+        return Window("custom", begin, finish, through_now=not end)
     label = (window or DEFAULT_WINDOW).strip()
     if label not in WINDOWS:
         raise ApiError(400, f"window must be one of {', '.join(WINDOWS)}, got {label!r}", "invalid_window")
-    return Window(label, now - WINDOWS[label], now)
+    return Window(label, now - WINDOWS[label], now, through_now=True)
 
 
 class CostLine(BaseModel):
@@ -114,7 +115,8 @@ def cost_line(model: str, totals: UsageTotals) -> CostLine:
 
 def cost_report(session: Session, user_id: str, window: Window) -> CostReport:
     """Per-model lines (largest spend first) and their total."""
-    per_model = usage_totals(session, user_id, window.start, window.end, by=("model",))
+    end = None if window.through_now else window.end
+    per_model = usage_totals(session, user_id, window.start, end, by=("model",))
     overall = UsageTotals()
     for totals in per_model.values():
         overall.add(totals)

@@ -3,7 +3,9 @@
 A window [start, end) is cut into the whole days it contains (read from `usage_daily_rollups`)
 and at most two partial days at its edges (read from `usage_records` through the
 (user_id, created_at) index), so the answer equals the sum of the raw rows exactly while no read
-scans more than one day of raw rows per edge.
+scans more than one day of raw rows per edge. A window that ends now (or later) reads today from
+the rollup too (pass `end=None`): no row is recorded after now, so today's rollup rows are the whole
+of today so far.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kvmesh.store.models import UsageDailyRollup, UsageRecord
+from kvmesh.store.models import UsageDailyRollup, UsageRecord, utcnow
 from kvmesh.store.usage_rollup import PICOS_PER_MICRO, saving_rates
 
 DIMENSIONS = ("user_id", "day", "model", "deployment_id", "api_key_id")
@@ -155,16 +157,19 @@ def usage_totals(
     session: Session,
     user_id: str | None,
     start: datetime,
-    end: datetime,
+    end: datetime | None,
     by: Sequence[str] = (),
     match: Match | None = None,
 ) -> dict[Key, UsageTotals]:
-    """Usage in [start, end) for one user (None: everyone), summed per value of the `by` dimensions;
+    """Usage in [start, end) — `end` None: through now — for one user (None: everyone), summed per value
+    of the `by` dimensions;
     `match` keeps only rows whose model / deployment_id / api_key_id equal the given values."""
     match = dict(match or {})
     unknown = [name for name in [*by, *match] if name not in DIMENSIONS or (name in match and name == "day")]
     if unknown:
         raise ValueError(f"unknown usage dimensions: {unknown}")
+    if end is None:  # through now: no row is recorded after now, so today's rollup rows cover the rest
+        end = midnight(utcnow().date()) + ONE_DAY
     whole_days, partial = split_window(start, end)
     parts: list[tuple[Key, UsageTotals]] = []
     if whole_days is not None:
@@ -177,5 +182,5 @@ def usage_totals(
     return sums
 
 
-def total(session: Session, user_id: str | None, start: datetime, end: datetime) -> UsageTotals:
+def total(session: Session, user_id: str | None, start: datetime, end: datetime | None) -> UsageTotals:
     return usage_totals(session, user_id, start, end).get((), UsageTotals())

@@ -58,12 +58,11 @@ class Overview:
 
 def overview(session: Session, user_id: str) -> Overview:
     now = utcnow()
-    end = now + timedelta(seconds=1)
     return Overview(
         balance_micros=balance_micros(session, user_id),
-        today=total(session, user_id, midnight(now.date()), end),
-        week=total(session, user_id, now - timedelta(days=7), end),
-        month=total(session, user_id, now - timedelta(days=30), end),
+        today=total(session, user_id, midnight(now.date()), None),
+        week=total(session, user_id, now - timedelta(days=7), None),
+        month=total(session, user_id, now - timedelta(days=30), None),
     )
 
 
@@ -148,12 +147,13 @@ class UserRow:
 
 
 def admin_users(session: Session, days: int = 30) -> list[UserRow]:
-    """Every user with balance, usage over the last `days` days and live deployments (4 queries)."""
-    now = utcnow()
+    """Every user with balance, usage over the last `days` UTC days (today included) and live deployments.
+
+    Day-aligned on purpose: a window across all users reads only the rollup (a partial day would
+    scan every user's raw rows of that day, which no index narrows)."""
+    tomorrow = midnight(utcnow().date()) + timedelta(days=1)
     users = session.scalars(select(User).order_by(User.created_at)).all()
-    usage = usage_totals(
-        session, None, now - timedelta(days=days), now + timedelta(seconds=1), by=("user_id",)
-    )
+    usage = usage_totals(session, None, tomorrow - timedelta(days=days), tomorrow, by=("user_id",))
     credits = dict(
         session.execute(
             select(LedgerEntry.user_id, func.sum(LedgerEntry.amount_micros)).group_by(LedgerEntry.user_id)
