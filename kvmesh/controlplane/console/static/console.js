@@ -7,7 +7,7 @@
 
   // Daily buckets: half a day of room on each side so the first and last bars are whole, dates as MM-DD (UTC).
   var X_SCALE = { time: true, range: function (u, min, max) { return [min - 43200, max + 43200]; } };
-  var X_AXIS = { space: 48, values: function (u, vals) { return vals.map(function (v) { return new Date(v * 1e3).toISOString().slice(5, 10); }); } };
+  var X_AXIS = { space: 48, incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400], values: function (u, vals) { return vals.map(function (v) { return new Date(v * 1e3).toISOString().slice(5, 10); }); } };
   var NO_POINTS = { show: false };
 
   function drawChart() {
