@@ -46,9 +46,8 @@ def _catalog_names(console: Console) -> dict[str | None, str]:
 def _log_tails(console: Console, deployment: Deployment) -> list[tuple[int, str]]:
     """The last lines of each replica's engine log, when the engines run on this host."""
     from kvmesh.engines.processes import tail_lines
-    from kvmesh.engines.provider import engine_data_dir
 
-    folder = engine_data_dir(console.services.settings) / deployment.id
+    folder = console.services.settings.engine_settings().engines_dir / deployment.id
     tails = []
     for replica in deployment.replicas:
         path = folder / f"replica-{replica.ordinal}.log"
