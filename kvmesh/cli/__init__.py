@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("kvmesh.cli.init:init", "Show local setup, or sync gateway settings (--sync)."),
     "infer": ("kvmesh.cli.infer:infer", "Send inference requests to the Gateway."),
     "billing": ("kvmesh.cli.billing:billing", "Balance, usage and pricing."),
+    "cost": ("kvmesh.cli.cost:cost", "Spend and cache savings per model over a window."),
     "models": ("kvmesh.cli.models:models", "Served models (deployments) in the Control Plane inventory."),
     "deployments": ("kvmesh.cli.deployments:deployments", "Create, list, wait for and delete deployments."),
     "users": ("kvmesh.cli.users:users", "Your user and its API keys."),

@@ -80,10 +80,12 @@ def create_app(settings: ControlPlaneSettings) -> FastAPI:
     from kvmesh.controlplane import (
         routes_auth,
         routes_billing,
+        routes_cost,
         routes_inventory,
         routes_keys,
         routes_login_page,
     )
+    from kvmesh.controlplane.console import routes as console_routes
 
     app = FastAPI(
         title="kvmesh Control Plane",
@@ -101,6 +103,8 @@ def create_app(settings: ControlPlaneSettings) -> FastAPI:
     app.include_router(routes_inventory.router)
     app.include_router(routes_keys.router)
     app.include_router(routes_billing.router)
+    app.include_router(routes_cost.router)
+    app.include_router(console_routes.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kvmesh.background import BackgroundTask
 from kvmesh.store.models import UsageRecord
+from kvmesh.store.usage_rollup import apply_usage_to_rollups
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class UsageRecorder:
         rows = [row.as_columns() for row in batch]
         with self._sessions() as session, session.begin():
             session.connection().execute(USAGE_INSERT, rows)
+            apply_usage_to_rollups(session, rows)
 
     async def _flush_loop(self) -> None:
         while True:

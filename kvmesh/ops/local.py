@@ -78,6 +78,7 @@ def up(
     click.echo(f"Control Plane: {state['controlplane']['url']}")
     if "gateway" in state:
         click.echo(f"Gateway:       {state['gateway']['url']}")
+    click.echo(f"Console:       {state['controlplane']['url']}/console  ({console_sign_in_hint()})")
     click.echo("Stop it with:  tm local down")
     click.echo("Next:          tm init --sync")
 
@@ -148,3 +149,10 @@ def logs(part: str | None, lines: int) -> None:
             continue
         click.echo(f"==> {name}: {path}")
         click.echo(tail_lines(path, lines))
+
+
+def console_sign_in_hint() -> str:
+    """How to sign in to the web console of the local stack (the password itself is never printed)."""
+    from kvmesh.local.layout import OWNER_EMAIL, LocalLayout
+
+    return f"sign in as {OWNER_EMAIL}, password in {LocalLayout.from_env().password_file}"

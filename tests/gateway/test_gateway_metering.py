@@ -62,3 +62,21 @@ def test_token_counts_read_chat_and_responses_shapes() -> None:
     )
     assert responses is not None and (responses.prompt_tokens, responses.completion_tokens) == (4, 1)
     assert token_counts(None) is None
+
+
+async def test_each_written_batch_updates_the_daily_rollup_in_the_same_transaction(
+    store: GatewayStore,
+) -> None:
+    from sqlalchemy import func, select
+
+    from kvmesh.store.models import UsageDailyRollup
+
+    recorder = UsageRecorder(store.sessions, flush_interval=3600, batch_size=100)
+    for index in range(150):
+        recorder.record(_row(index))
+    await recorder.flush()
+    with store.sessions() as session:
+        requests, completion = session.execute(
+            select(func.sum(UsageDailyRollup.requests), func.sum(UsageDailyRollup.completion_tokens))
+        ).one()
+    assert (requests, completion) == (150, 300) and store.usage_count() == 150
