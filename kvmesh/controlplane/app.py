@@ -40,21 +40,24 @@ def _optional_module(name: str) -> Any | None:
 
 def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneServices, Engine]:
     from kvmesh.controlplane.tokens import load_jwt_key
+    from kvmesh.engines.leader import startup_lock
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
     from kvmesh.store.migrate import upgrade_database
     from kvmesh.store.passwords import make_password_hasher
     from kvmesh.store.secrets import load_server_secret
 
-    upgrade_database(settings.database_url)
     secret = load_server_secret(settings.data_dir / "server-secret")
     engine = create_engine_for_url(settings.database_url)
     session_factory = make_session_factory(engine)
-    with session_factory() as session:
-        jwt_key = load_jwt_key(session)
-        catalog = _optional_module("kvmesh.controlplane.catalog")
-        if catalog is not None:
-            catalog.seed_catalog(session, settings)
-            session.commit()
+    # Several Control Planes may start at once on one PostgreSQL: one migrates and seeds at a time.
+    with startup_lock(settings.database_url):
+        upgrade_database(settings.database_url)
+        with session_factory() as session:
+            jwt_key = load_jwt_key(session)
+            catalog = _optional_module("kvmesh.controlplane.catalog")
+            if catalog is not None:
+                catalog.seed_catalog(session, settings)
+                session.commit()
     interval = max(1, settings.login_poll_interval_s)
     limits = RateLimits(
         login_start=per_minute(settings.login_start_limit_per_minute),
@@ -76,11 +79,11 @@ def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneService
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ControlPlaneSettings = app.state.settings
     services, engine = await asyncio.to_thread(_build_services, settings)
-    controller_module = _optional_module("kvmesh.engines.controller") if settings.run_engines else None
-    if controller_module is not None:
-        services.controller = controller_module.DeploymentController(
-            services.session_factory, settings, secret=services.secret
-        )
+    if settings.run_engines:
+        from kvmesh.engines.elected import build_elected_controllers
+
+        # Of several Control Planes on one store, only the elected one runs the controllers.
+        services.controller = build_elected_controllers(services.session_factory, settings, services.secret)
         await services.controller.start()
     app.state.services = services
     log.info("control plane ready at %s", settings.base_url)
@@ -117,6 +120,9 @@ def create_app(settings: ControlPlaneSettings) -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        """`controller` says whether this Control Plane is the elected one (leader) or waits (standby)."""
+        services = app.state.services
+        controller = getattr(services, "controller", None) if services is not None else None
+        return {"status": "ok", "controller": getattr(controller, "role", "off")}
 
     return app

@@ -58,6 +58,8 @@ class DeploymentController:
         self.backoff_base_s = float(setting(settings, "engine_restart_backoff_s", 1.0))
         self.backoff_cap_s = float(setting(settings, "engine_restart_backoff_cap_s", 60.0))
         self.unhealthy_threshold = int(setting(settings, "engine_unhealthy_threshold", 3))
+        # Providers another controller runs (Kubernetes workloads); their deployments are left alone here.
+        self.skip_providers: frozenset[str] = frozenset()
 
     async def start(self) -> None:
         if self._loop_task is None:
@@ -109,6 +111,8 @@ class DeploymentController:
         views = await asyncio.to_thread(rows.load_controlled, self._session_factory, self._secret)
         seen = set()
         for view in views:
+            if view.provider in self.skip_providers:
+                continue
             seen.add(view.id)
             if self._busy(view.id):
                 continue
