@@ -33,6 +33,7 @@ from kvmesh.gateway.proxy import UpstreamClient
 from kvmesh.gateway.replicas import ReplicaPool
 from kvmesh.gateway.routing import policy_by_name
 from kvmesh.gateway.settings import GatewaySettings
+from kvmesh.gateway.shared_limits import key_rate_limiter
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class GatewayApp:
             session_factory, settings.usage_flush_interval, settings.usage_batch_size
         )
         self.authenticator = Authenticator(self.directory, settings.server_secret)
+        self.key_limiter = key_rate_limiter(settings.redis_url, settings.key_requests_per_minute)
         self.forwarder = Forwarder(
             self.authenticator,
             self.directory,
@@ -75,6 +77,7 @@ class GatewayApp:
             self.recorder,
             self.metrics,
             settings.max_body_bytes,
+            self.key_limiter,
         )
         self._owned_engine = engine
         self._request_ids = RequestIds()
@@ -95,6 +98,8 @@ class GatewayApp:
         await self.pool.stop()
         await self.recorder.stop()
         await self.upstream.stop()
+        if self.key_limiter is not None:
+            await self.key_limiter.close()
         if self._owned_engine is not None:
             self._owned_engine.dispose()
 
