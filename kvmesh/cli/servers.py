@@ -88,6 +88,61 @@ def _user_by_email(session: Session, email: str) -> Any:
     return user
 
 
+def kubernetes_options(command: Any) -> Any:
+    """The `controlplane serve` options of the Kubernetes provider and of controller election."""
+    options = [
+        click.option(
+            "--kubernetes-engines",
+            is_flag=True,
+            envvar="KVMESH_KUBERNETES_ENGINES",
+            show_envvar=True,
+            help="Run llamacpp and vllm deployments as Kubernetes workloads instead of local processes.",
+        ),
+        click.option(
+            "--kubernetes-namespace",
+            default="",
+            envvar="KVMESH_KUBERNETES_NAMESPACE",
+            show_envvar=True,
+            help="Namespace for engine workloads (default: kvmesh-engines).",
+        ),
+        click.option(
+            "--kubeconfig",
+            default="",
+            envvar="KVMESH_KUBECONFIG",
+            show_envvar=True,
+            help="Kubeconfig file (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config).",
+        ),
+        click.option("--kube-context", default="", help="Kubeconfig context (default: its current context)."),
+        click.option(
+            "--llamacpp-image",
+            default="",
+            envvar="KVMESH_LLAMACPP_IMAGE",
+            show_envvar=True,
+            help="Engine image for llama.cpp pods (default: kvmesh/llamacpp-engine:latest).",
+        ),
+        click.option(
+            "--vllm-image",
+            default="",
+            envvar="KVMESH_VLLM_IMAGE",
+            show_envvar=True,
+            help="Engine image for vLLM pods (default: vllm/vllm-openai:latest).",
+        ),
+        click.option(
+            "--controller-election",
+            type=click.Choice(["auto", "lease"]),
+            default="auto",
+            show_default=True,
+            envvar="KVMESH_CONTROLLER_ELECTION",
+            show_envvar=True,
+            help="How Control Planes elect the one running the controllers: auto = PostgreSQL advisory "
+            "lock (file lock on SQLite); lease = a Kubernetes Lease.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.group()
 def controlplane() -> None:
     """Serve and administer the Control Plane (operator commands).
@@ -145,6 +200,7 @@ def controlplane() -> None:
     show_envvar=True,
     help="Context tokens per llama.cpp replica, shared by its slots (default: min(model, 2048) x slots).",
 )
+@kubernetes_options
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def serve(
     host: str,
@@ -159,6 +215,13 @@ def serve(
     llama_threads: int | None,
     llama_parallel: int,
     llama_ctx_size: int | None,
+    kubernetes_engines: bool,
+    kubernetes_namespace: str,
+    kubeconfig: str,
+    kube_context: str,
+    llamacpp_image: str,
+    vllm_image: str,
+    controller_election: str,
     log_level: str,
 ) -> None:
     """Run the Control Plane HTTP server (migrates the database first).
@@ -190,6 +253,13 @@ def serve(
         llama_threads=llama_threads,
         llama_parallel=llama_parallel,
         llama_ctx_size=llama_ctx_size,
+        kubernetes_engines=kubernetes_engines,
+        kubernetes_namespace=kubernetes_namespace,
+        kubernetes_kubeconfig=kubeconfig,
+        kubernetes_context=kube_context,
+        kubernetes_llamacpp_image=llamacpp_image,
+        kubernetes_vllm_image=vllm_image,
+        controller_election=controller_election,
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 

@@ -48,6 +48,14 @@ class ControlPlaneSettings:
     engine_unhealthy_threshold: int = 3
     engine_start_timeout_s: float = 120.0
     vllm_start_timeout_s: float = 900.0
+    # Kubernetes provider (kvmesh.engines.kubernetes) and controller election (kvmesh.engines.leader).
+    kubernetes_engines: bool = False
+    kubernetes_namespace: str = ""
+    kubernetes_kubeconfig: str = ""
+    kubernetes_context: str = ""
+    kubernetes_llamacpp_image: str = ""
+    kubernetes_vllm_image: str = ""
+    controller_election: str = "auto"
 
     @property
     def base_url(self) -> str:
