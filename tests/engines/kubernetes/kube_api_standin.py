@@ -152,7 +152,7 @@ class KubeApiStandIn:
     objects: dict[tuple[str, str, str], Obj] = field(default_factory=dict)
     history: list[WatchEvent] = field(default_factory=list)
     pod_logs: dict[str, str] = field(default_factory=dict)
-    requests: list[tuple[str, str]] = field(default_factory=list)
+    requests: list[tuple[str, str, bool]] = field(default_factory=list)  # method, path, watch
     rv: int = 100
     compacted_rv: int = 0
 
@@ -347,7 +347,7 @@ class KubeApiStandIn:
 
     # ---- HTTP --------------------------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append((request.method, request.path))
+        self.requests.append((request.method, request.path, request.query.get("watch") in ("true", "1")))
         match = PATH.match(request.path)
         if match is None or match["plural"] not in KINDS:
             return error(404, "NotFound", f"the server could not find the requested resource {request.path}")
