@@ -182,11 +182,11 @@ async def test_stopping_deployment_deletes_workload_and_rows(
         row.status = "stopping"
     workloads.wake()
     name = workload_name(deployment_id)
-    await eventually(lambda: ("deployments", NS, name) not in api.objects)
+    await eventually(lambda: deployment_status(session_factory, deployment_id) == "stopped")
+    assert ("deployments", NS, name) not in api.objects
     assert ("services", NS, name) not in api.objects
     assert not api.pods(NS, f"{DEPLOYMENT_ID}={deployment_id}")
     assert replica_rows(session_factory, deployment_id) == {}
-    await eventually(lambda: deployment_status(session_factory, deployment_id) == "stopped")
 
 
 async def test_expired_watch_410_is_relisted_and_misses_nothing(
