@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -21,24 +19,9 @@ from kvmesh.controlplane.settings import ControlPlaneSettings
 
 log = logging.getLogger("kvmesh.controlplane")
 
-OPTIONAL_ROUTERS = (
-    "kvmesh.controlplane.routes_inventory",
-    "kvmesh.controlplane.routes_keys",
-    "kvmesh.controlplane.routes_billing",
-)
-
-
-def _optional_module(name: str) -> Any | None:
-    """Import a module that another engineer may not have landed yet; None when it is absent."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
-            return None
-        raise
-
 
 def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneServices, Engine]:
+    from kvmesh.controlplane.catalog import seed_catalog
     from kvmesh.controlplane.tokens import load_jwt_key
     from kvmesh.engines.leader import startup_lock
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
@@ -54,10 +37,8 @@ def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneService
         upgrade_database(settings.database_url)
         with session_factory() as session:
             jwt_key = load_jwt_key(session)
-            catalog = _optional_module("kvmesh.controlplane.catalog")
-            if catalog is not None:
-                catalog.seed_catalog(session, settings)
-                session.commit()
+            seed_catalog(session, settings)
+            session.commit()
     interval = max(1, settings.login_poll_interval_s)
     limits = RateLimits(
         login_start=per_minute(settings.login_start_limit_per_minute),
@@ -83,7 +64,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         from kvmesh.engines.elected import build_elected_controllers
 
         # Of several Control Planes on one store, only the elected one runs the controllers.
-        services.controller = build_elected_controllers(services.session_factory, settings, services.secret)
+        services.controller = build_elected_controllers(
+            services.session_factory, settings.database_url, settings.engine_settings(), services.secret
+        )
         await services.controller.start()
     app.state.services = services
     log.info("control plane ready at %s", settings.base_url)
@@ -98,7 +81,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: ControlPlaneSettings) -> FastAPI:
     """Build a fresh Control Plane app; nothing touches the database until the lifespan starts."""
-    from kvmesh.controlplane import routes_auth, routes_login_page
+    from kvmesh.controlplane import (
+        routes_auth,
+        routes_billing,
+        routes_inventory,
+        routes_keys,
+        routes_login_page,
+    )
 
     app = FastAPI(
         title="kvmesh Control Plane",
@@ -113,16 +102,15 @@ def create_app(settings: ControlPlaneSettings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(routes_auth.router)
     app.include_router(routes_login_page.router)
-    for name in OPTIONAL_ROUTERS:
-        module = _optional_module(name)
-        if module is not None:
-            app.include_router(module.router)
+    app.include_router(routes_inventory.router)
+    app.include_router(routes_keys.router)
+    app.include_router(routes_billing.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         """`controller` says whether this Control Plane is the elected one (leader) or waits (standby)."""
-        services = app.state.services
-        controller = getattr(services, "controller", None) if services is not None else None
-        return {"status": "ok", "controller": getattr(controller, "role", "off")}
+        services: ControlPlaneServices | None = getattr(app.state, "services", None)
+        controller = services.controller if services is not None else None
+        return {"status": "ok", "controller": controller.role if controller is not None else "off"}
 
     return app

@@ -4,51 +4,50 @@ Kubernetes workloads controller when this Control Plane drives a cluster."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from kvmesh.engines import deployment_rows as rows
 from kvmesh.engines.controller import DeploymentController
 from kvmesh.engines.leader import ElectedControllers, LeaderLock, Member, lock_for_store
-from kvmesh.engines.provider import setting
+from kvmesh.engines.settings import EngineSettings
 
 
-def kubernetes_providers(settings: object) -> frozenset[str]:
+def kubernetes_providers(settings: EngineSettings) -> frozenset[str]:
     """Providers whose deployments run on the cluster, so the local controller must leave them alone."""
-    from kvmesh.engines.kubernetes.config import PROVIDER, KubernetesSettings
+    from kvmesh.engines.kubernetes.config import PROVIDER
     from kvmesh.engines.kubernetes.manifests import ENGINES
 
-    k8s = KubernetesSettings.from_settings(settings)
-    return frozenset({PROVIDER, *ENGINES}) if k8s.engines_on_kubernetes else frozenset({PROVIDER})
+    return (
+        frozenset({PROVIDER, *ENGINES})
+        if settings.kubernetes.engines_on_kubernetes
+        else frozenset({PROVIDER})
+    )
 
 
-def choose_lock(settings: object) -> LeaderLock:
+def choose_lock(database_url: str, settings: EngineSettings) -> LeaderLock:
     """`controller_election`: auto (PostgreSQL advisory lock, or a file lock for SQLite) or lease."""
-    mode = str(setting(settings, "controller_election", "auto"))
-    if mode == "lease":
-        from kvmesh.engines.kubernetes.config import KubernetesSettings
+    if settings.controller_election == "lease":
         from kvmesh.engines.kubernetes.lease import KubernetesLease
 
-        return KubernetesLease(KubernetesSettings.from_settings(settings))
-    database_url = str(setting(settings, "database_url", ""))
-    data_dir = Path(str(setting(settings, "data_dir", ".")))
-    return lock_for_store(database_url, data_dir)
+        return KubernetesLease(settings.kubernetes)
+    return lock_for_store(database_url, settings.engines_dir.parent)  # the file lock: in the data dir
 
 
 def build_elected_controllers(
-    session_factory: rows.SessionFactory, settings: object, secret: bytes | None
+    session_factory: rows.SessionFactory, database_url: str, settings: EngineSettings, secret: bytes | None
 ) -> ElectedControllers:
+    """The controllers this Control Plane runs while it is the elected one (`settings.data_dir` set)."""
+
     def members() -> Sequence[Member]:
         local = DeploymentController(session_factory, settings, secret=secret)
         local.skip_providers = kubernetes_providers(settings)
         found: list[Member] = [local]
-        from kvmesh.engines.kubernetes.config import KubernetesSettings
+        from kvmesh.engines.kubernetes.config import drives_cluster
 
-        k8s = KubernetesSettings.from_settings(settings)
-        if k8s.enabled:
+        if drives_cluster(settings.kubernetes):
             from kvmesh.engines.kubernetes.workloads import KubernetesWorkloads
 
-            found.append(KubernetesWorkloads(session_factory, k8s, secret=secret))
+            found.append(KubernetesWorkloads(session_factory, settings, secret=secret))
         return found
 
-    retry = float(setting(settings, "controller_election_interval_s", 1.0))
-    return ElectedControllers(choose_lock(settings), members, retry_interval_s=retry)
+    retry = settings.controller_election_interval_s
+    return ElectedControllers(choose_lock(database_url, settings), members, retry_interval_s=retry)

@@ -23,6 +23,7 @@ from typing import IO, Any, Protocol
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from kvmesh.background import BackgroundTask
 from kvmesh.store.engine import normalize_database_url
 
 log = logging.getLogger("kvmesh.engines.leader")
@@ -194,7 +195,7 @@ class ElectedControllers:
         self._make_members = make_members
         self._members: list[Member] = []
         self.retry_interval_s = retry_interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask(self._run, "kvmesh-leader-election")
         self.terms = 0
 
     @property
@@ -206,19 +207,14 @@ class ElectedControllers:
         return list(self._members)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="kvmesh-leader-election")
+        self._loop.start()
 
     def wake(self) -> None:
         for member in self._members:
             member.wake()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         await self._step_down()
         await self._lock.release()
 

@@ -19,8 +19,9 @@ from lightkube.models.coordination_v1 import LeaseSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.coordination_v1 import Lease
 
-from kvmesh.engines.kubernetes.config import KubernetesSettings, make_client
+from kvmesh.engines.kubernetes.config import make_client
 from kvmesh.engines.leader import default_identity
+from kvmesh.engines.settings import KubernetesSettings
 
 log = logging.getLogger("kvmesh.engines.leader")
 LEASE_NAME = "kvmesh-controller"

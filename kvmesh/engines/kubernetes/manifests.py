@@ -10,12 +10,11 @@ lmcache, tensor_parallel_size, max_model_len, extra_args …).
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-from kvmesh.engines.kubernetes.config import KubernetesSettings
 from kvmesh.engines.llamacpp import llama_server_args
 from kvmesh.engines.provider import ReplicaSpec
+from kvmesh.engines.settings import EngineSettings, KubernetesSettings
 from kvmesh.engines.vllm import vllm_command
 
 ENGINE_PORT = 8080
@@ -62,7 +61,8 @@ def engine_container(engine: str, spec: ReplicaSpec, settings: KubernetesSetting
     env: dict[str, str] = {}
     if engine == "llamacpp":
         model = Path(str(config.get("model_path", DEFAULT_MODEL_PATH)))
-        pod_settings = SimpleNamespace(llama_threads=int(config.get("threads", 2)))
+        # Sized for the pod (engine_config and engine defaults), not for the Control Plane's host.
+        pod_settings = EngineSettings(llama_threads=int(config.get("threads", 2)))
         argv = llama_server_args(Path("llama-server"), model, ENGINE_PORT, spec, pod_settings)
         image = str(config.get("image") or settings.llamacpp_image)
     else:

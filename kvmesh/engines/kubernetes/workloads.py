@@ -22,8 +22,9 @@ from lightkube.resources.core_v1 import Event, Pod, Service
 from lightkube.types import PatchType
 from sqlalchemy import delete, select
 
+from kvmesh.background import BackgroundTask
 from kvmesh.engines import deployment_rows as rows
-from kvmesh.engines.kubernetes.config import PROVIDER, KubernetesSettings, make_client
+from kvmesh.engines.kubernetes.config import PROVIDER, make_client
 from kvmesh.engines.kubernetes.manifests import (
     DEPLOYMENT_ID,
     ENGINES,
@@ -34,6 +35,7 @@ from kvmesh.engines.kubernetes.manifests import (
     workload_name,
 )
 from kvmesh.engines.kubernetes.pod_watch import PodWatcher
+from kvmesh.engines.settings import EngineSettings, KubernetesSettings
 from kvmesh.store.models import DeploymentEvent, Replica
 
 log = logging.getLogger("kvmesh.engines.kubernetes")
@@ -44,17 +46,18 @@ class KubernetesWorkloads:
     def __init__(
         self,
         session_factory: rows.SessionFactory,
-        settings: KubernetesSettings,
+        settings: EngineSettings,
         *,
         secret: bytes | None = None,
         client: AsyncClient | None = None,
     ) -> None:
         self._sessions = session_factory
-        self.settings = settings
+        self.settings: KubernetesSettings = settings.kubernetes
+        self.poll_interval_s = settings.engine_poll_interval_s
         self._secret = secret
         self._client = client
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[BackgroundTask] = []
         self.watcher: PodWatcher | None = None
 
     def on_cluster(self, provider: str) -> bool:
@@ -68,7 +71,7 @@ class KubernetesWorkloads:
         return self._client
 
     async def start(self) -> None:
-        if self._tasks:
+        if self._loops:
             return
         self.watcher = PodWatcher(
             self.client,
@@ -78,20 +81,21 @@ class KubernetesWorkloads:
             backoff_s=self.settings.resync_backoff_s,
             watch_timeout_s=self.settings.watch_timeout_s,
         )
-        self._tasks = [
-            asyncio.create_task(self.watcher.run(), name="kvmesh-k8s-pod-watch"),
-            asyncio.create_task(self._run(), name="kvmesh-k8s-workloads"),
+        self._loops = [
+            BackgroundTask(self.watcher.run, "kvmesh-k8s-pod-watch"),
+            BackgroundTask(self._run, "kvmesh-k8s-workloads"),
         ]
+        for loop in self._loops:
+            loop.start()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def stop(self) -> None:
         """Stop watching and reconciling; the workloads keep running in the cluster (they outlive us)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        loops, self._loops = self._loops, []
+        for loop in loops:
+            await loop.stop()
 
     async def _run(self) -> None:
         while True:
@@ -102,7 +106,7 @@ class KubernetesWorkloads:
             except Exception:
                 log.exception("Kubernetes reconcile failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
             self._wake.clear()
 
     async def reconcile_once(self) -> None:

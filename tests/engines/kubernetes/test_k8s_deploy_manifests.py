@@ -119,18 +119,20 @@ async def test_rbac_grants_exactly_the_calls_the_provider_makes(
     from lightkube import AsyncClient, KubeConfig
     from sqlalchemy import update
 
-    from kvmesh.engines.kubernetes.config import KubernetesSettings
     from kvmesh.engines.kubernetes.lease import KubernetesLease
     from kvmesh.engines.kubernetes.manifests import DEPLOYMENT_ID
     from kvmesh.engines.kubernetes.workloads import KubernetesWorkloads
+    from kvmesh.engines.settings import EngineSettings, KubernetesSettings
     from kvmesh.store.models import Deployment
 
     namespace = "kvmesh-engines"
     api = KubeApiStandIn()
     await api.start()
     client = AsyncClient(KubeConfig.from_dict(api.kubeconfig(namespace)).get(), namespace=namespace)
-    settings = KubernetesSettings(namespace=namespace, poll_interval_s=0.1, resync_backoff_s=0.1)
-    workloads = KubernetesWorkloads(session_factory, settings, client=client)
+    settings = KubernetesSettings(namespace=namespace, resync_backoff_s=0.1)
+    workloads = KubernetesWorkloads(
+        session_factory, EngineSettings(engine_poll_interval_s=0.1, kubernetes=settings), client=client
+    )
     try:
         await workloads.start()
         deployment_id = add_deployment(provider="kubernetes", replicas=1)

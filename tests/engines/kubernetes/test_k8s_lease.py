@@ -9,8 +9,8 @@ import pytest
 from kube_api_standin import KubeApiStandIn
 from lightkube import AsyncClient, KubeConfig
 
-from kvmesh.engines.kubernetes.config import KubernetesSettings
 from kvmesh.engines.kubernetes.lease import KubernetesLease
+from kvmesh.engines.settings import KubernetesSettings
 
 NS = "kvmesh"
 pytestmark = pytest.mark.timeout(30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from kvmesh.engines.kubernetes.config import KubernetesSettings
 from kvmesh.engines.kubernetes.manifests import (
     DEPLOYMENT_ID,
     deployment_manifest,
@@ -13,6 +12,7 @@ from kvmesh.engines.kubernetes.manifests import (
     service_manifest,
 )
 from kvmesh.engines.provider import ReplicaSpec
+from kvmesh.engines.settings import KubernetesSettings
 
 SETTINGS = KubernetesSettings(namespace="engines", llamacpp_image="reg/llama:1", vllm_image="reg/vllm:2")
 DEPLOYMENT = "3f1c2b9e-0000-4000-8000-000000000001"

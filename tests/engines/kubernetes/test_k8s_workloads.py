@@ -20,9 +20,9 @@ from kube_api_standin import KubeApiStandIn
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kvmesh.engines.kubernetes.config import KubernetesSettings
 from kvmesh.engines.kubernetes.manifests import DEPLOYMENT_ID, workload_name
 from kvmesh.engines.kubernetes.workloads import KubernetesWorkloads
+from kvmesh.engines.settings import EngineSettings, KubernetesSettings
 from kvmesh.store.models import Deployment, DeploymentEvent, Replica
 
 NS = "kvmesh-engines"
@@ -43,13 +43,10 @@ async def workloads(
 ) -> AsyncIterator[KubernetesWorkloads]:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(api.kubeconfig(NS)))
-    settings = KubernetesSettings(
-        namespace=NS,
-        kubeconfig=str(kubeconfig),
-        poll_interval_s=0.2,
-        resync_backoff_s=0.1,
-        watch_timeout_s=30,
+    kubernetes = KubernetesSettings(
+        namespace=NS, kubeconfig=str(kubeconfig), resync_backoff_s=0.1, watch_timeout_s=30
     )
+    settings = EngineSettings(engine_poll_interval_s=0.2, kubernetes=kubernetes)
     provider = KubernetesWorkloads(session_factory, settings)
     await provider.start()
     yield provider
