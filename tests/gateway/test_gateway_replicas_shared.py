@@ -2,7 +2,8 @@
 
 A revoked key is refused by both within 5 s (the revocation bound of the store-backed key cache), and
 a per-key request limit counted in Redis holds across both: the key gets exactly its budget in total,
-whichever Gateway each request lands on.
+whichever Gateway each request lands on. The second Gateway runs two worker processes (`--workers 2`,
+SO_REUSEPORT), which get the Redis settings from their parent through the environment.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ def store(database_url: str, tmp_path: Path) -> tuple[str, Path, list[tuple[str,
 def gateways(store: tuple[str, Path, list[tuple[str, str]]], tmp_path: Path) -> Iterator[list[str]]:
     database_url, data_dir, _ = store
     processes, urls = [], []
-    for name in ("a", "b"):
+    for name, workers in (("a", 1), ("b", 2)):
         port = free_port()
         argv = [KVMESH, "gateway", "serve", "--port", str(port), "--database-url", database_url]
+        argv += ["--workers", str(workers)]
         argv += [
             "--data-dir",
             str(data_dir),
