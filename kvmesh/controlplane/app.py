@@ -23,19 +23,22 @@ log = logging.getLogger("kvmesh.controlplane")
 def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneServices, Engine]:
     from kvmesh.controlplane.catalog import seed_catalog
     from kvmesh.controlplane.tokens import load_jwt_key
+    from kvmesh.engines.leader import startup_lock
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
     from kvmesh.store.migrate import upgrade_database
     from kvmesh.store.passwords import make_password_hasher
     from kvmesh.store.secrets import load_server_secret
 
-    upgrade_database(settings.database_url)
     secret = load_server_secret(settings.data_dir / "server-secret")
     engine = create_engine_for_url(settings.database_url)
     session_factory = make_session_factory(engine)
-    with session_factory() as session:
-        jwt_key = load_jwt_key(session)
-        seed_catalog(session, settings)
-        session.commit()
+    # Several Control Planes may start at once on one PostgreSQL: one migrates and seeds at a time.
+    with startup_lock(settings.database_url):
+        upgrade_database(settings.database_url)
+        with session_factory() as session:
+            jwt_key = load_jwt_key(session)
+            seed_catalog(session, settings)
+            session.commit()
     interval = max(1, settings.login_poll_interval_s)
     limits = RateLimits(
         login_start=per_minute(settings.login_start_limit_per_minute),
@@ -58,10 +61,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ControlPlaneSettings = app.state.settings
     services, engine = await asyncio.to_thread(_build_services, settings)
     if settings.run_engines:
-        from kvmesh.engines.controller import DeploymentController
+        from kvmesh.engines.elected import build_elected_controllers
 
-        services.controller = DeploymentController(
-            services.session_factory, settings.engine_settings(), secret=services.secret
+        # Of several Control Planes on one store, only the elected one runs the controllers.
+        services.controller = build_elected_controllers(
+            services.session_factory, settings.database_url, settings.engine_settings(), services.secret
         )
         await services.controller.start()
     app.state.services = services
@@ -108,6 +112,9 @@ def create_app(settings: ControlPlaneSettings) -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        """`controller` says whether this Control Plane is the elected one (leader) or waits (standby)."""
+        services: ControlPlaneServices | None = getattr(app.state, "services", None)
+        controller = services.controller if services is not None else None
+        return {"status": "ok", "controller": controller.role if controller is not None else "off"}
 
     return app

@@ -60,6 +60,8 @@ class DeploymentController:
         self.backoff_base_s = settings.engine_restart_backoff_s
         self.backoff_cap_s = settings.engine_restart_backoff_cap_s
         self.unhealthy_threshold = settings.engine_unhealthy_threshold
+        # Providers another controller runs (Kubernetes workloads); their deployments are left alone here.
+        self.skip_providers: frozenset[str] = frozenset()
 
     async def start(self) -> None:
         self._loop.start()
@@ -106,6 +108,8 @@ class DeploymentController:
         views = await asyncio.to_thread(rows.load_controlled, self._session_factory, self._secret)
         seen = set()
         for view in views:
+            if view.provider in self.skip_providers:
+                continue
             seen.add(view.id)
             if self._busy(view.id):
                 continue

@@ -33,6 +33,7 @@ from kvmesh.gateway.metrics import GatewayMetrics
 from kvmesh.gateway.replicas import ReplicaPool
 from kvmesh.gateway.routing import policy_by_name
 from kvmesh.gateway.settings import GatewaySettings
+from kvmesh.gateway.shared_limits import key_rate_limiter
 from kvmesh.gateway.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class GatewayApp:
             session_factory, settings.usage_flush_interval, settings.usage_batch_size
         )
         self.authenticator = Authenticator(self.directory, settings.server_secret)
+        self.key_limiter = key_rate_limiter(settings.redis_url, settings.key_requests_per_minute)
         self.forwarder = Forwarder(
             self.authenticator,
             self.directory,
@@ -76,6 +78,7 @@ class GatewayApp:
             self.recorder,
             self.metrics,
             settings.max_body_bytes,
+            self.key_limiter,
         )
         self._owned_engine = engine
         self._request_ids = RequestIds()
@@ -96,6 +99,8 @@ class GatewayApp:
         await self.pool.stop()
         await self.recorder.stop()
         await self.upstream.stop()
+        if self.key_limiter is not None:
+            await self.key_limiter.close()
         if self._owned_engine is not None:
             self._owned_engine.dispose()
 

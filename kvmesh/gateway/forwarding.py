@@ -27,6 +27,7 @@ from kvmesh.gateway.relay.stream import relay_stream
 from kvmesh.gateway.relay.unary import relay_unary
 from kvmesh.gateway.replicas import ReplicaPool, ReplicaState
 from kvmesh.gateway.routing import RouteRequest, RoutingPolicy
+from kvmesh.gateway.shared_limits import KeyRateLimiter
 from kvmesh.gateway.upstream import UpstreamClient, UpstreamFailure, origin_of
 from kvmesh.gateway.upstream_http import UpstreamProtocolError, UpstreamResponse
 
@@ -57,6 +58,7 @@ class Forwarder:
         recorder: UsageRecorder,
         metrics: GatewayMetrics,
         max_body_bytes: int,
+        key_limiter: KeyRateLimiter | None = None,
     ) -> None:
         self._auth = authenticator
         self._directory = directory
@@ -66,6 +68,7 @@ class Forwarder:
         self._recorder = recorder
         self._metrics = metrics
         self._max_body = max_body_bytes
+        self._key_limiter = key_limiter
 
     async def handle(
         self,
@@ -78,6 +81,16 @@ class Forwarder:
     ) -> None:
         started = time.perf_counter()
         caller = await self._auth.caller(headers)
+        if self._key_limiter is not None:
+            decision = await self._key_limiter.hit(caller.api_key_id)
+            if not decision.allowed:
+                limit = self._key_limiter.limit_per_minute
+                raise GatewayError(
+                    429,
+                    f"Rate limit reached: {limit} requests per minute for this API key; "
+                    f"retry in {decision.retry_after_s} s.",
+                    "rate_limit_exceeded",
+                )
         body = await read_body(receive, self._max_body, headers.content_length)
         request = _parse_request(body)
         model = request.get("model")

@@ -20,10 +20,14 @@ from kvmesh.gateway.settings import GatewaySettings
 
 DATABASE_URL_ENV = "KVMESH_GATEWAY_DATABASE_URL"
 DATA_DIR_ENV = "KVMESH_GATEWAY_DATA_DIR"
+REDIS_URL_ENV = "KVMESH_GATEWAY_REDIS_URL"
+KEY_RPM_ENV = "KVMESH_GATEWAY_KEY_REQUESTS_PER_MINUTE"
 GRACEFUL_SECONDS = 30.0
 
 
-def settings_for(database_url: str | None, data_dir: Path | None) -> GatewaySettings:
+def settings_for(
+    database_url: str | None, data_dir: Path | None, redis_url: str = "", key_requests_per_minute: int = 0
+) -> GatewaySettings:
     """Settings from the CLI arguments, falling back to the store's default URL and data dir."""
     from kvmesh.store.engine import default_data_dir, default_database_url
     from kvmesh.store.secrets import load_server_secret
@@ -32,6 +36,8 @@ def settings_for(database_url: str | None, data_dir: Path | None) -> GatewaySett
     return GatewaySettings(
         database_url=database_url or default_database_url(),
         server_secret=load_server_secret(directory / "server-secret"),
+        redis_url=redis_url,
+        key_requests_per_minute=key_requests_per_minute,
     )
 
 
@@ -39,7 +45,12 @@ def app_from_environment() -> GatewayApp:
     """The app of a worker process, built from the environment the parent set."""
     data_dir = os.environ.get(DATA_DIR_ENV, "")
     return create_app(
-        settings_for(os.environ.get(DATABASE_URL_ENV) or None, Path(data_dir) if data_dir else None)
+        settings_for(
+            os.environ.get(DATABASE_URL_ENV) or None,
+            Path(data_dir) if data_dir else None,
+            os.environ.get(REDIS_URL_ENV, ""),
+            int(os.environ.get(KEY_RPM_ENV) or 0),
+        )
     )
 
 
@@ -75,16 +86,26 @@ def _worker_main(host: str, port: int) -> None:
 
 
 def serve(
-    host: str, port: int, database_url: str | None, workers: int = 1, data_dir: Path | None = None
+    host: str,
+    port: int,
+    database_url: str | None,
+    workers: int = 1,
+    data_dir: Path | None = None,
+    redis_url: str = "",
+    key_requests_per_minute: int = 0,
 ) -> None:
     if workers <= 1:
-        _run_loop(create_app(settings_for(database_url, data_dir)), [listening_socket(host, port, False)])
+        settings = settings_for(database_url, data_dir, redis_url, key_requests_per_minute)
+        _run_loop(create_app(settings), [listening_socket(host, port, False)])
         return
     settings_for(database_url, data_dir)  # fail fast in the parent (and create the secret file once)
     if database_url:
         os.environ[DATABASE_URL_ENV] = database_url
     if data_dir is not None:
         os.environ[DATA_DIR_ENV] = str(data_dir)
+    # Worker processes are spawned: they read their settings from the environment (app_from_environment).
+    os.environ[REDIS_URL_ENV] = redis_url
+    os.environ[KEY_RPM_ENV] = str(key_requests_per_minute)
     # Bind (without listening) in the parent so a busy port fails here with one clear error, not in N
     # children; a socket that does not listen takes no connections from the workers' group.
     probe = listening_socket(host, port, reuse_port=True, listen=False)

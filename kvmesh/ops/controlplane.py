@@ -3,11 +3,87 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kvmesh.ops.accounts import create_user_command, grant_credit_command, issue_tokens_command
 from kvmesh.ops.database import configure_logging, database_options, resolve_server_paths
+
+if TYPE_CHECKING:
+    from kvmesh.engines.settings import KubernetesSettings
+
+
+def kubernetes_options(command: Any) -> Any:
+    """The `controlplane serve` options of the Kubernetes provider and of controller election."""
+    options = [
+        click.option(
+            "--kubernetes-engines",
+            is_flag=True,
+            envvar="KVMESH_KUBERNETES_ENGINES",
+            show_envvar=True,
+            help="Run llamacpp and vllm deployments as Kubernetes workloads instead of local processes.",
+        ),
+        click.option(
+            "--kubernetes-namespace",
+            default="",
+            envvar="KVMESH_KUBERNETES_NAMESPACE",
+            show_envvar=True,
+            help="Namespace for engine workloads (default: kvmesh-engines).",
+        ),
+        click.option(
+            "--kubeconfig",
+            default="",
+            envvar="KVMESH_KUBECONFIG",
+            show_envvar=True,
+            help="Kubeconfig file (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config).",
+        ),
+        click.option("--kube-context", default="", help="Kubeconfig context (default: its current context)."),
+        click.option(
+            "--llamacpp-image",
+            default="",
+            envvar="KVMESH_LLAMACPP_IMAGE",
+            show_envvar=True,
+            help="Engine image for llama.cpp pods (default: kvmesh/llamacpp-engine:latest).",
+        ),
+        click.option(
+            "--vllm-image",
+            default="",
+            envvar="KVMESH_VLLM_IMAGE",
+            show_envvar=True,
+            help="Engine image for vLLM pods (default: vllm/vllm-openai:latest).",
+        ),
+        click.option(
+            "--controller-election",
+            type=click.Choice(["auto", "lease"]),
+            default="auto",
+            show_default=True,
+            envvar="KVMESH_CONTROLLER_ELECTION",
+            show_envvar=True,
+            help="How Control Planes elect the one running the controllers: auto = PostgreSQL advisory "
+            "lock (file lock on SQLite); lease = a Kubernetes Lease.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def kubernetes_settings(
+    *, engines: bool, namespace: str, kubeconfig: str, context: str, llamacpp_image: str, vllm_image: str
+) -> KubernetesSettings:
+    """The provider's settings from the serve options; an empty option keeps the provider's default."""
+    from kvmesh.engines.settings import KubernetesSettings
+
+    defaults = KubernetesSettings()
+    return KubernetesSettings(
+        namespace=namespace or defaults.namespace,
+        kubeconfig=kubeconfig,
+        context=context,
+        llamacpp_image=llamacpp_image or defaults.llamacpp_image,
+        vllm_image=vllm_image or defaults.vllm_image,
+        engines_on_kubernetes=engines,
+    )
 
 
 @click.group()
@@ -67,6 +143,7 @@ def controlplane() -> None:
     show_envvar=True,
     help="Context tokens per llama.cpp replica, shared by its slots (default: min(model, 2048) x slots).",
 )
+@kubernetes_options
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def serve(
     host: str,
@@ -81,6 +158,13 @@ def serve(
     llama_threads: int | None,
     llama_parallel: int,
     llama_ctx_size: int | None,
+    kubernetes_engines: bool,
+    kubernetes_namespace: str,
+    kubeconfig: str,
+    kube_context: str,
+    llamacpp_image: str,
+    vllm_image: str,
+    controller_election: str,
     log_level: str,
 ) -> None:
     """Run the Control Plane HTTP server (migrates the database first).
@@ -109,7 +193,18 @@ def serve(
         run_engines=not no_engines,
         catalog_file=catalog_file,
         engines=EngineSettings(
-            llama_threads=llama_threads, llama_parallel=llama_parallel, llama_ctx_size=llama_ctx_size
+            llama_threads=llama_threads,
+            llama_parallel=llama_parallel,
+            llama_ctx_size=llama_ctx_size,
+            kubernetes=kubernetes_settings(
+                engines=kubernetes_engines,
+                namespace=kubernetes_namespace,
+                kubeconfig=kubeconfig,
+                context=kube_context,
+                llamacpp_image=llamacpp_image,
+                vllm_image=vllm_image,
+            ),
+            controller_election="lease" if controller_election == "lease" else "auto",
         ),
     )
     serve_controlplane(settings)

@@ -21,9 +21,32 @@ def gateway() -> None:
 @click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(1, 256), help="Worker processes."
 )
+@click.option(
+    "--redis-url",
+    default="",
+    envvar="KVMESH_REDIS_URL",
+    show_envvar=True,
+    help="Redis for limits shared by every Gateway replica, e.g. redis://redis:6379/0.",
+)
+@click.option(
+    "--key-requests-per-minute",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    envvar="KVMESH_KEY_REQUESTS_PER_MINUTE",
+    show_envvar=True,
+    help="Requests per minute per API key (0: no limit); shared through --redis-url when set.",
+)
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def gateway_serve(
-    host: str, port: int, database_url: str | None, data_dir: str | None, workers: int, log_level: str
+    host: str,
+    port: int,
+    database_url: str | None,
+    data_dir: str | None,
+    workers: int,
+    redis_url: str,
+    key_requests_per_minute: int,
+    log_level: str,
 ) -> None:
     """Run the Gateway HTTP server against the shared database.
 
@@ -35,4 +58,12 @@ def gateway_serve(
 
     url, directory = resolve_server_paths(database_url, data_dir)
     configure_logging(log_level)
-    serve_gateway(host=host, port=port, database_url=url, workers=workers, data_dir=directory)
+    serve_gateway(
+        host=host,
+        port=port,
+        database_url=url,
+        workers=workers,
+        data_dir=directory,
+        redis_url=redis_url,
+        key_requests_per_minute=key_requests_per_minute,
+    )
