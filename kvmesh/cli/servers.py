@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -145,6 +146,21 @@ def controlplane() -> None:
     show_envvar=True,
     help="Context tokens per llama.cpp replica, shared by its slots (default: min(model, 2048) x slots).",
 )
+@click.option(
+    "--tos-version",
+    default="1",
+    show_default=True,
+    envvar="KVMESH_TOS_VERSION",
+    show_envvar=True,
+    help="Terms-of-service version that `tm users accept-tos` records.",
+)
+@click.option(
+    "--stripe-api-base",
+    default="",
+    envvar="KVMESH_STRIPE_API_BASE",
+    show_envvar=True,
+    help="Stripe API base URL (default: Stripe's own); the key comes from KVMESH_STRIPE_SECRET_KEY only.",
+)
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def serve(
     host: str,
@@ -159,6 +175,8 @@ def serve(
     llama_threads: int | None,
     llama_parallel: int,
     llama_ctx_size: int | None,
+    tos_version: str,
+    stripe_api_base: str,
     log_level: str,
 ) -> None:
     """Run the Control Plane HTTP server (migrates the database first).
@@ -190,6 +208,9 @@ def serve(
         llama_threads=llama_threads,
         llama_parallel=llama_parallel,
         llama_ctx_size=llama_ctx_size,
+        tos_version=tos_version.strip() or "1",
+        stripe_secret_key=os.environ.get("KVMESH_STRIPE_SECRET_KEY", "").strip(),
+        stripe_api_base=stripe_api_base.strip(),
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 

@@ -25,6 +25,14 @@ OPTIONAL_ROUTERS = (
     "kvmesh.controlplane.routes_inventory",
     "kvmesh.controlplane.routes_keys",
     "kvmesh.controlplane.routes_billing",
+    "kvmesh.controlplane.routes_observability",
+    "kvmesh.controlplane.routes_activities",
+    "kvmesh.controlplane.routes_support",
+    "kvmesh.controlplane.routes_account",
+    "kvmesh.controlplane.routes_admin",
+    "kvmesh.controlplane.routes_products",
+    "kvmesh.controlplane.routes_models_extra",
+    "kvmesh.controlplane.routes_stripe",
 )
 
 
@@ -54,6 +62,10 @@ def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneService
         catalog = _optional_module("kvmesh.controlplane.catalog")
         if catalog is not None:
             catalog.seed_catalog(session, settings)
+            session.commit()
+            from kvmesh.controlplane.routes_products import seed_products
+
+            seed_products(session)
             session.commit()
     interval = max(1, settings.login_poll_interval_s)
     limits = RateLimits(

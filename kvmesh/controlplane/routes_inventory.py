@@ -13,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kvmesh.controlplane import activities
 from kvmesh.controlplane.access import resolve_user_id
+from kvmesh.controlplane.activities import record_activity
 from kvmesh.controlplane.deployments import (
     DeploymentRequest,
     create_deployment,
@@ -82,6 +84,16 @@ def _create(
             request,
             default_cloud_provider=services.settings.gateway_cloud_provider,
         )
+        session.flush()
+        record_activity(
+            session,
+            user_id=user_id,
+            action=activities.DEPLOYMENT_CREATED,
+            actor=caller,
+            resource_type=activities.RESOURCE_DEPLOYMENT,
+            resource_id=deployment.id,
+            description=f"deployed {deployment.served_name!r} ({deployment.replicas_desired} replica(s))",
+        )
         session.commit()
     except IntegrityError:  # a concurrent create took the name between our check and the insert
         session.rollback()
@@ -100,6 +112,15 @@ def _delete(
     if deployment.status == "stopped" or deployment.deleted_at is not None:
         raise ApiError(404, f"no such model: {model_id} (already deleted)", "model_not_found")
     request_delete(session, deployment, controller_running=services.controller is not None)
+    record_activity(
+        session,
+        user_id=deployment.user_id,
+        action=activities.DEPLOYMENT_DELETED,
+        actor=caller,
+        resource_type=activities.RESOURCE_DEPLOYMENT,
+        resource_id=deployment.id,
+        description=f"deleted {deployment.served_name!r}",
+    )
     session.commit()
     if services.controller is not None:
         services.controller.wake()

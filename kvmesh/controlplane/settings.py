@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_SIGNUP_CREDIT_MICROS = 10_000_000
@@ -48,6 +48,9 @@ class ControlPlaneSettings:
     engine_unhealthy_threshold: int = 3
     engine_start_timeout_s: float = 120.0
     vllm_start_timeout_s: float = 900.0
+    tos_version: str = "1"
+    stripe_secret_key: str = field(default="", repr=False)  # a secret: never in repr or logs
+    stripe_api_base: str = ""
 
     @property
     def base_url(self) -> str:
