@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from kvmesh.controlplane.access import is_admin, resolve_user_id
 from kvmesh.controlplane.deps import CurrentUser, DbSession
 from kvmesh.controlplane.errors import ApiError
-from kvmesh.controlplane.inputs import PageSizeQuery, ShortText, UserIdQuery
+from kvmesh.controlplane.inputs import PageNumberQuery, PageSizeQuery, ShortText, UserIdQuery
 from kvmesh.controlplane.rfc3339 import format_rfc3339
 from kvmesh.controlplane.routes_observability import TimeQuery, parse_time
 from kvmesh.controlplane.wire_models import error_responses
@@ -47,7 +47,7 @@ def list_activities(
     resourceId: ShortText | None = None,
     startTime: TimeQuery = None,
     endTime: TimeQuery = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumberQuery = 1,
     size: PageSizeQuery = 50,
 ) -> dict[str, Any]:
     """The account's activities, newest first."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -18,7 +18,7 @@ from kvmesh.controlplane.billing_records import money
 from kvmesh.controlplane.deployments import GONE_STATUSES
 from kvmesh.controlplane.deps import AdminUser, DbSession, Services
 from kvmesh.controlplane.errors import ApiError
-from kvmesh.controlplane.inputs import PageSizeQuery, ShortText, UserIdQuery
+from kvmesh.controlplane.inputs import PageNumberQuery, PageSizeQuery, ShortText, UserIdQuery
 from kvmesh.controlplane.routes_account import account_profile
 from kvmesh.controlplane.routes_inventory import _delete, _records
 from kvmesh.controlplane.wire_models import EmptyResult, error_responses
@@ -28,7 +28,6 @@ from kvmesh.store.users import ROLE_ADMIN, ROLE_USER
 router = APIRouter(tags=["admin"], responses=error_responses())
 
 ROLES = (ROLE_USER, ROLE_ADMIN)
-PageQuery = Annotated[int, Query(ge=1)]
 
 
 class ChangeRoleBody(BaseModel):
@@ -57,7 +56,7 @@ def admin_list_users(
     admin: AdminUser,
     session: DbSession,
     userId: UserIdQuery = None,
-    page: PageQuery = 1,
+    page: PageNumberQuery = 1,
     size: PageSizeQuery = 100,
 ) -> dict[str, Any]:
     """Every account, oldest first."""
@@ -104,7 +103,7 @@ def admin_list_models(
     session: DbSession,
     services: Services,
     userId: UserIdQuery = None,
-    page: PageQuery = 1,
+    page: PageNumberQuery = 1,
     size: PageSizeQuery = 100,
 ) -> dict[str, Any]:
     """Every user's live deployments (one user's with `userId`), newest first; keys never shown."""

@@ -24,7 +24,7 @@ from kvmesh.controlplane.routes_inventory import _records
 from kvmesh.controlplane.wire_models import error_responses
 from kvmesh.store.models import CatalogModel, Deployment
 
-router = APIRouter(tags=["models"], responses=error_responses())
+router = APIRouter(tags=["models"], responses=error_responses(502))
 
 CHAT_TIMEOUT_S = 120.0
 

@@ -99,7 +99,10 @@ def _metrics(
 ) -> dict[str, Any]:
     start, end = _window(start_time, end_time)
     end = end or utcnow()
-    start = start or end - DEFAULT_METRICS_WINDOW
+    try:
+        start = start or end - DEFAULT_METRICS_WINDOW
+    except OverflowError:
+        raise ApiError(400, "endTime is too early to look back from", "invalid_time") from None
     window = MetricsWindow.fitted(start, end, step)
     return {"metrics": [series.as_wire() for series in compute_metrics(session, user_id, window, dep)]}
 

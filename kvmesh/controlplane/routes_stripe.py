@@ -1,7 +1,7 @@
 """Card payments through Stripe (`/v1/billing/stripe/...`), done by the official `stripe` library.
 
-Only when the operator configures a Stripe secret key (`--stripe-secret-key` /
-KVMESH_STRIPE_SECRET_KEY); otherwise every route answers 501 with one clear message saying how an
+Only when the operator configures a Stripe secret key (the Control Plane reads
+KVMESH_STRIPE_SECRET_KEY); otherwise every route answers 400 with one clear message saying how an
 admin adds credit instead. A confirmed payment intent that Stripe reports `succeeded` credits the
 balance exactly once (the ledger row names the intent id).
 """
@@ -28,7 +28,7 @@ from kvmesh.store.models import LedgerEntry, StripeCustomer, User
 if TYPE_CHECKING:
     import stripe
 
-router = APIRouter(tags=["stripe"], responses=error_responses(501, 502))
+router = APIRouter(tags=["stripe"], responses=error_responses(502))
 
 NOT_CONFIGURED = (
     "card payments are not set up on this server (no Stripe secret key configured); "
@@ -65,7 +65,7 @@ class SetupIntentBody(BaseModel):
 def _client(services: ControlPlaneServices) -> stripe.StripeClient:
     settings = services.settings
     if not settings.stripe_secret_key:
-        raise ApiError(501, NOT_CONFIGURED, "stripe_not_configured")
+        raise ApiError(400, NOT_CONFIGURED, "stripe_not_configured")
     import stripe
 
     bases: dict[str, str] = {}

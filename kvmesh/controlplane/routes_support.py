@@ -8,9 +8,9 @@ reserved-deployment requests under `/v1/admin/support/...`.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from kvmesh.controlplane.access import is_admin, resolve_user_id
 from kvmesh.controlplane.deps import AdminUser, CurrentUser, DbSession
 from kvmesh.controlplane.errors import ApiError
-from kvmesh.controlplane.inputs import PageSizeQuery, SafeText, ShortText, UserIdQuery
+from kvmesh.controlplane.inputs import PageNumberQuery, PageSizeQuery, SafeText, ShortText, UserIdQuery
 from kvmesh.controlplane.rfc3339 import format_rfc3339
 from kvmesh.controlplane.wire_models import error_responses
 from kvmesh.store.models import ReservedDeploymentRequest, SupportTicket, TicketMessage, User, utcnow
@@ -123,7 +123,7 @@ def list_tickets(
     session: DbSession,
     userId: UserIdQuery = None,
     status: ShortText | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumberQuery = 1,
     size: PageSizeQuery = 50,
 ) -> dict[str, Any]:
     """The caller's tickets, newest first (admins: any user's with `userId`)."""
@@ -221,7 +221,7 @@ def admin_list_tickets(
     admin: AdminUser,
     session: DbSession,
     status: ShortText | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumberQuery = 1,
     size: PageSizeQuery = 50,
 ) -> dict[str, Any]:
     """Every user's tickets, newest first (open ones with `status=TICKET_STATUS_OPEN`)."""
@@ -248,7 +248,7 @@ def admin_list_tickets(
 def admin_list_reserved(
     admin: AdminUser,
     session: DbSession,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumberQuery = 1,
     size: PageSizeQuery = 50,
 ) -> dict[str, Any]:
     total = session.scalar(select(func.count()).select_from(ReservedDeploymentRequest)) or 0

@@ -1,5 +1,5 @@
 """Card payments: with a Stripe key the official `stripe` library does the calls (here against a local
-stand-in of Stripe's API); without one, every Stripe route is one clear 501 naming the admin path."""
+stand-in of Stripe's API); without one, every Stripe route is one clear 400 naming the admin path."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_without_a_key_every_stripe_route_says_card_payments_are_not_set_up(cont
         ("POST", "/v1/billing/stripe/setup-intents"),
     ):
         response = alice.client.request(method, path, json={} if method == "POST" else None)
-        assert response.status_code == 501
+        assert response.status_code == 400
         error = response.json()["error"]
         assert error["code"] == "stripe_not_configured"
         assert "tm admin billing balances add" in error["message"]
