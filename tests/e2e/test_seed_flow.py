@@ -268,3 +268,26 @@ def test_the_browser_sign_in_is_in_the_activity_log(
     result = tm(home, "--output", "json", "activities", "list", "--action", "ACTIVITY_ACTION_USER_SIGNED_IN")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["total"] >= 1
+
+
+def test_logs_follow_prints_each_line_once_until_interrupted(
+    home: Path, signed_in: subprocess.CompletedProcess[str]
+) -> None:
+    import signal
+    import time
+
+    follow = subprocess.Popen(
+        [*TM, "logs", _served_deployment_id(home), "-f", "--interval", "0.5", "--limit", "50"],
+        env=_env(home),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # several polls of the same lines
+    follow.send_signal(signal.SIGINT)
+    stdout, stderr = follow.communicate(timeout=30)
+    assert follow.returncode == 0, stderr
+    lines = stdout.splitlines()
+    assert "Traceback" not in stderr
+    assert 50 <= len(lines) < 100  # ~8 polls of the same 50 lines: printed once, plus any new ones
