@@ -16,7 +16,7 @@ from kvmesh.cli._remote import (
     check_timeout,
     cli_errors,
     controlplane_for,
-    emit_controlplane_call,
+    emit_response,
 )
 
 DIRECTIONS = ["asc", "desc", "LOG_DIRECTION_UNSPECIFIED", "LOG_DIRECTION_FORWARD", "LOG_DIRECTION_BACKWARD"]
@@ -78,8 +78,6 @@ def logs(
       tm logs DEPLOYMENT_ID --limit 50
       tm logs DEPLOYMENT_ID -f
     """
-    from kvmesh.client._controlplane import path_segment
-
     check_timeout(timeout)
     if not deployment_id.strip():
         raise usage_error("DEPLOYMENT_ID is required.")
@@ -89,23 +87,19 @@ def logs(
         limit = 200 if limit is None else limit
         direction = direction or "asc"
     wanted = ALIASES.get(direction.lower(), direction.upper()) if direction else None
-    params = {
-        "userId": user_id,
-        "startTime": start_time,
-        "endTime": end_time,
-        "limit": limit,
-        "direction": wanted,
-    }
-    path = f"/v1/observability/deployments/{path_segment(deployment_id.strip())}/logs"
-    if not follow:
-        emit_controlplane_call(cli, "GET", path, "logs", timeout, params=params)
-        return
+    query: dict[str, Any] = {"user_id": user_id, "start_time": start_time, "end_time": end_time}
+    query.update(limit=limit, direction=wanted)
     client = controlplane_for(cli, timeout)
+    if not follow:
+        with cli_errors():
+            data, response = client.deployment_logs(deployment_id, **query)
+        emit_response(cli, data, response.text)
+        return
     seen: set[str] = set()
     try:
         while True:
             with cli_errors():
-                data, _ = client.call_json("GET", path, "logs", params=params)
+                data, _ = client.deployment_logs(deployment_id, **query)
             for item in data["logs"] if isinstance(data["logs"], list) else []:
                 key = json.dumps(item, sort_keys=True, default=str)
                 if key in seen:

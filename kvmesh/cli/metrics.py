@@ -9,7 +9,7 @@ import click
 
 from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import usage_error
-from kvmesh.cli._remote import TIMEOUT_OPTION, check_timeout, emit_controlplane_call
+from kvmesh.cli._remote import TIMEOUT_OPTION, check_timeout, cli_errors, controlplane_for, emit_response
 
 
 @click.group(name="metrics")
@@ -38,8 +38,8 @@ def window_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _params(user_id: str | None, start: str | None, end: str | None, step: int | None) -> dict[str, Any]:
-    return {"userId": user_id, "startTime": start, "endTime": end, "stepSeconds": step}
+def _window(user_id: str | None, start: str | None, end: str | None, step: int | None) -> dict[str, Any]:
+    return {"user_id": user_id, "start_time": start, "end_time": end, "step_seconds": step}
 
 
 @metrics.command(name="deployment")
@@ -62,14 +62,13 @@ def deployment_metrics(
     Example:
       tm metrics deployment DEPLOYMENT_ID --step-seconds 300
     """
-    from kvmesh.client._controlplane import path_segment
-
     check_timeout(timeout)
     if not deployment_id.strip():
         raise usage_error("DEPLOYMENT_ID is required.")
-    path = f"/v1/observability/deployments/{path_segment(deployment_id.strip())}/metrics"
-    params = _params(user_id, start_time, end_time, step_seconds)
-    emit_controlplane_call(cli, "GET", path, "metrics", timeout, params=params)
+    window = _window(user_id, start_time, end_time, step_seconds)
+    with cli_errors():
+        data, response = controlplane_for(cli, timeout).deployment_metrics(deployment_id, **window)
+    emit_response(cli, data, response.text)
 
 
 @metrics.command(name="user")
@@ -91,5 +90,8 @@ def user_metrics(
       tm metrics user
     """
     check_timeout(timeout)
-    params = _params(user_id, start_time, end_time, step_seconds)
-    emit_controlplane_call(cli, "GET", "/v1/observability/users/metrics", "metrics", timeout, params=params)
+    with cli_errors():
+        data, response = controlplane_for(cli, timeout).user_metrics(
+            **_window(user_id, start_time, end_time, step_seconds)
+        )
+    emit_response(cli, data, response.text)

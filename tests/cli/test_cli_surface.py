@@ -454,3 +454,26 @@ def test_profile_update_and_billing_address_merge_the_fields_given(accounts: dic
     address = bob.client.get("/v1/billing/address").json()["address"]
     assert (address["line1"], address["city"]) == ("1 Main St", "Paris")
     assert bob.client.put(f"/v1/users/{accounts['alice'].user_id}", json={"company": "x"}).status_code == 403
+
+
+def test_the_sdk_account_calls_reach_the_control_plane(
+    stack: Stack, accounts: dict[str, Account], tmp_path: Path
+) -> None:
+    from kvmesh.client._controlplane import ControlPlaneClient
+    from kvmesh.client._http import Transport
+
+    alice = accounts["alice"]
+    (tmp_path / "auth.json").write_text(json.dumps(_fresh_tokens(stack, alice)))
+    client = ControlPlaneClient(stack.base_url, Transport(), tmp_path / "auth.json")
+    record = deploy(alice, f"sdk-{uuid.uuid4().hex[:8]}")
+    logs, _ = client.deployment_logs(record["deploymentId"], direction="LOG_DIRECTION_BACKWARD", limit=1)
+    assert len(logs["logs"]) == 1
+    metrics, _ = client.deployment_metrics(record["deploymentId"], step_seconds=600)
+    assert {m["name"] for m in metrics["metrics"]} >= {"request_count", "ttft_ms_p95", "cache_hit_rate"}
+    assert client.user_metrics()[0]["metrics"]
+    activities, _ = client.list_activities(resource_id=record["deploymentId"])
+    assert [a["action"] for a in activities["activities"]] == ["ACTIVITY_ACTION_DEPLOYMENT_CREATED"]
+    ticket, _ = client.create_ticket("sdk", "first")
+    answered, _ = client.add_ticket_message(ticket["ticket"]["ticketId"], "second")
+    assert [c["content"] for c in answered["ticket"]["conversations"]] == ["first", "second"]
+    assert isinstance(client.list_products()[0]["products"], list)
