@@ -32,7 +32,7 @@ def load_body(json_arg: str | None, file_arg: str | None, *, required: bool = Fa
     """The JSON object from `--json`, `--file` or piped stdin; None when none was given."""
     import sys
 
-    from kvmesh.client._chat import ChatInputError, load_request_json
+    from kvmesh.client import ChatInputError, load_request_json
 
     try:
         body = load_request_json(json_arg, file_arg, sys.stdin, required=required)

@@ -74,7 +74,7 @@ def get_activity(cli: CliContext, activity_id: str, timeout: float | None) -> No
     Example:
       tm activities get ACTIVITY_ID
     """
-    from kvmesh.client._controlplane import path_segment
+    from kvmesh.client import path_segment
 
     check_timeout(timeout)
     path = f"/v1/activities/{path_segment(require_text(activity_id, 'ACTIVITY_ID'))}"

@@ -30,7 +30,7 @@ def admin() -> None:
 
 
 def _segment(value: str, label: str) -> str:
-    from kvmesh.client._controlplane import path_segment
+    from kvmesh.client import path_segment
 
     return path_segment(require_text(value, label))
 

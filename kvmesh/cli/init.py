@@ -60,7 +60,7 @@ def synced_at_now() -> str:
 
 
 def _newest_account_key(client: Any, user_id: str, prefix: str) -> dict[str, Any] | None:
-    from kvmesh.client._inventory import InventoryError, pick_api_key
+    from kvmesh.client import InventoryError, pick_api_key
 
     with cli_errors():
         keys, _ = client.list_api_keys(user_id)
@@ -75,7 +75,7 @@ def _managed_values(client: Any, user_id: str, *, account_key: bool = True) -> d
     """What goes into `[managed]`: the chosen deployment's name and endpoint, with the newest account
     API key (`account_key`, so any deployment of the user can be called) or the deployment's own key;
     without a served deployment, the newest account key alone."""
-    from kvmesh.client._inventory import (
+    from kvmesh.client import (
         PROVIDER_LABELS,
         InventoryError,
         pick_served_model,
@@ -121,7 +121,7 @@ def write_managed(cli: CliContext, managed: dict[str, Any]) -> None:
     """Replace `[managed]` wholesale, drop legacy top-level gateway keys, keep comments and `[overrides]`."""
     import tomlkit
 
-    from kvmesh.client._config import load_config_document, save_config_document
+    from kvmesh.client import load_config_document, save_config_document
 
     settings = cli.settings
     doc = load_config_document(settings.config_path)
@@ -148,7 +148,7 @@ def write_managed(cli: CliContext, managed: dict[str, Any]) -> None:
 
 
 def _sync(cli: CliContext, *, account_key: bool = True) -> None:
-    from kvmesh.client._tokens import read_token_file
+    from kvmesh.client import read_token_file
 
     settings = cli.settings
     with cli_errors():
@@ -195,15 +195,13 @@ def _sync(cli: CliContext, *, account_key: bool = True) -> None:
 
 
 def _show(cli: CliContext) -> None:
-    from kvmesh.cli import _readiness as r
+    from kvmesh.cli.readiness import local as r
 
     settings = cli.settings
-    token = r.inspect_token(settings.auth_json_path)
-    gateway = r.inspect_gateway(settings, token)
+    readiness = r.inspect_local(settings)
+    token, gateway = readiness.token, readiness.gateway
     ready = gateway.ready_for_direct_request
-    warnings = [f"control_plane_auth_json invalid ({token.error})"] if token.error else []
-    if gateway.user_id_error:
-        warnings.append(gateway.user_id_error)
+    warnings = readiness.state_warnings()
     setup = r.setup_steps(gateway, token.ready)
     next_steps = [*setup, *([] if ready else ["tm infer doctor"]), r.chat_example(gateway.model_id_present)]
     optional: list[str] = []

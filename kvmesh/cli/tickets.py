@@ -28,7 +28,7 @@ def tickets() -> None:
 
 
 def _path(ticket_id: str, suffix: str = "") -> str:
-    from kvmesh.client._controlplane import path_segment
+    from kvmesh.client import path_segment
 
     return f"/v1/support/tickets/{path_segment(require_text(ticket_id, 'TICKET_ID'))}{suffix}"
 

@@ -37,7 +37,7 @@ def update_user(
     Example:
       tm users update USER_ID --display-name "Ada L."
     """
-    from kvmesh.client._controlplane import path_segment
+    from kvmesh.client import path_segment
 
     check_timeout(timeout)
     path = f"/v1/users/{path_segment(require_text(user_id, 'USER_ID'))}"

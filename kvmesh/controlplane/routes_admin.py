@@ -20,7 +20,7 @@ from kvmesh.controlplane.deps import AdminUser, DbSession, Services
 from kvmesh.controlplane.errors import ApiError
 from kvmesh.controlplane.inputs import PageNumberQuery, PageSizeQuery, ShortText, UserIdQuery
 from kvmesh.controlplane.routes_account import account_profile
-from kvmesh.controlplane.routes_inventory import _delete, _records
+from kvmesh.controlplane.routes_inventory import delete_deployment_record, deployment_records
 from kvmesh.controlplane.wire_models import EmptyResult, error_responses
 from kvmesh.store.models import Deployment, User, utcnow
 from kvmesh.store.users import ROLE_ADMIN, ROLE_USER
@@ -119,7 +119,7 @@ def admin_list_models(
         .offset((page - 1) * size)
         .limit(size)
     ).all()
-    records = [record.model_dump() for record in _records(session, services, admin, rows)]
+    records = [record.model_dump() for record in deployment_records(session, services, admin, rows)]
     return {"models": records, "page": page, "size": size, "total": int(total)}
 
 
@@ -134,7 +134,7 @@ def admin_delete_model(
         row = None
     if row is None:
         raise ApiError(404, f"no such model: {model_id}", "model_not_found")
-    _delete(session, services, admin, row.id, row.user_id)
+    delete_deployment_record(session, services, admin, row.id, row.user_id)
     return EmptyResult()
 
 

@@ -51,7 +51,7 @@ from kvmesh.store.models import CatalogModel, Deployment, User
 router = APIRouter(tags=["models"], responses=error_responses())
 
 
-def _records(
+def deployment_records(
     session: Session, services: ControlPlaneServices, caller: User, deployments: Sequence[Deployment]
 ) -> list[ModelRecord]:
     keys = deployment_keys(session, [d.id for d in deployments])
@@ -102,10 +102,10 @@ def _create(
     if services.controller is not None:
         services.controller.wake()
     session.refresh(deployment)
-    return _records(session, services, caller, [deployment])[0]
+    return deployment_records(session, services, caller, [deployment])[0]
 
 
-def _delete(
+def delete_deployment_record(
     session: Session, services: ControlPlaneServices, caller: User, model_id: str, user_id: str | None
 ) -> None:
     deployment = get_owned_deployment(session, resolve_user_id(caller, user_id), model_id)
@@ -137,7 +137,7 @@ def list_models(
     """The caller's deployments as Model records, newest first (ready ones are `MODEL_STATUS_UP`)."""
     target = resolve_user_id(user, userId)
     deployments = list_deployments(session, target, include_deleted=includeDeleted)
-    return ModelsList(models=_records(session, services, user, deployments))
+    return ModelsList(models=deployment_records(session, services, user, deployments))
 
 
 @router.post("/v1/models", response_model=ModelEnvelope)
@@ -190,7 +190,7 @@ def get_model(
     model_id: str, user: CurrentUser, session: DbSession, services: Services, userId: UserIdQuery = None
 ) -> ModelEnvelope:
     deployment = get_owned_deployment(session, resolve_user_id(user, userId), model_id)
-    return ModelEnvelope(model=_records(session, services, user, [deployment])[0])
+    return ModelEnvelope(model=deployment_records(session, services, user, [deployment])[0])
 
 
 @router.delete("/v1/models/{model_id}", response_model=EmptyResult)
@@ -198,7 +198,7 @@ def delete_model(
     model_id: str, user: CurrentUser, session: DbSession, services: Services, userId: UserIdQuery = None
 ) -> EmptyResult:
     """Stop the deployment's replicas and revoke its key; the record then reads MODEL_STATUS_DELETED."""
-    _delete(session, services, user, model_id, userId)
+    delete_deployment_record(session, services, user, model_id, userId)
     return EmptyResult()
 
 
@@ -211,7 +211,7 @@ def list_user_deployments(
     includeDeleted: bool = False,
 ) -> DeploymentsList:
     deployments = list_deployments(session, resolve_user_id(user, userId), include_deleted=includeDeleted)
-    return DeploymentsList(deployments=_records(session, services, user, deployments))
+    return DeploymentsList(deployments=deployment_records(session, services, user, deployments))
 
 
 @router.post("/v1/deployments", response_model=DeploymentEnvelope, status_code=201, tags=["deployments"])
@@ -246,7 +246,7 @@ def get_user_deployment(
     userId: UserIdQuery = None,
 ) -> DeploymentEnvelope:
     deployment = get_owned_deployment(session, resolve_user_id(user, userId), deployment_id)
-    return DeploymentEnvelope(deployment=_records(session, services, user, [deployment])[0])
+    return DeploymentEnvelope(deployment=deployment_records(session, services, user, [deployment])[0])
 
 
 @router.delete("/v1/deployments/{deployment_id}", response_model=EmptyResult, tags=["deployments"])
@@ -257,7 +257,7 @@ def delete_user_deployment(
     services: Services,
     userId: UserIdQuery = None,
 ) -> EmptyResult:
-    _delete(session, services, user, deployment_id, userId)
+    delete_deployment_record(session, services, user, deployment_id, userId)
     return EmptyResult()
 
 

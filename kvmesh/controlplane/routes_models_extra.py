@@ -20,7 +20,7 @@ from kvmesh.controlplane.inventory_schemas import InfraIn
 from kvmesh.controlplane.key_reveal import reveal_key
 from kvmesh.controlplane.model_fit import FitError, check_fit
 from kvmesh.controlplane.model_record import cloud_provider_label
-from kvmesh.controlplane.routes_inventory import _records
+from kvmesh.controlplane.routes_inventory import deployment_records
 from kvmesh.controlplane.wire_models import error_responses
 from kvmesh.store.models import CatalogModel, Deployment
 
@@ -101,7 +101,7 @@ def search_by_infra(
             continue
         if report.fits is not False:
             fitting.append({"modelPath": row.name, "engine": row.engine, **report.as_wire()})
-    records = [record.model_dump() for record in _records(session, services, user, matches)]
+    records = [record.model_dump() for record in deployment_records(session, services, user, matches)]
     return {"models": records, "catalogModels": fitting}
 
 

@@ -71,8 +71,6 @@ def deployment_logs(
     direction: Annotated[ShortText | None, Query(description=" | ".join(DIRECTIONS))] = None,
 ) -> dict[str, Any]:
     """The replicas' recent log lines and lifecycle events: the newest `limit`, in `direction` order."""
-    from kvmesh.engines.provider import engine_data_dir
-
     deployment = get_owned_deployment(session, resolve_user_id(user, userId), deployment_id)
     wanted = (direction or "LOG_DIRECTION_UNSPECIFIED").strip().upper()
     if wanted not in DIRECTIONS:
@@ -80,7 +78,7 @@ def deployment_logs(
     start, end = _window(startTime, endTime)
     lines = [
         line
-        for line in deployment_log_lines(engine_data_dir(services.settings), deployment)
+        for line in deployment_log_lines(services.settings.engine_settings().engines_dir, deployment)
         if (start is None or line.moment >= start) and (end is None or line.moment <= end)
     ]
     lines = lines[-(limit or DEFAULT_LOG_LIMIT) :]

@@ -476,8 +476,7 @@ def test_profile_update_and_billing_address_merge_the_fields_given(accounts: dic
 def test_the_sdk_account_calls_reach_the_control_plane(
     stack: Stack, accounts: dict[str, Account], tmp_path: Path
 ) -> None:
-    from kvmesh.client._controlplane import ControlPlaneClient
-    from kvmesh.client._http import Transport
+    from kvmesh.client import ControlPlaneClient, Transport
 
     alice = accounts["alice"]
     (tmp_path / "auth.json").write_text(json.dumps(_fresh_tokens(stack, alice)))
