@@ -28,6 +28,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("kvmesh.cli.config:config", "Show and edit config.toml."),
     "doctor": ("kvmesh.cli.doctor:doctor", "Check the whole local install (no network)."),
     "local": ("kvmesh.ops.local:local", "Run Control Plane, Gateway and an embedded engine on this machine."),
+    "logs": ("kvmesh.cli.logs:logs", "Fetch deployment logs (GET /v1/observability/deployments/{id}/logs)."),
+    "metrics": ("kvmesh.cli.metrics:metrics", "Observability metrics (Control Plane)."),
+    "activities": ("kvmesh.cli.activities:activities", "Account activity log (Control Plane)."),
+    "products": ("kvmesh.cli.products:products", "Product catalog (Control Plane)."),
+    "tickets": ("kvmesh.cli.tickets:tickets", "Support tickets (Control Plane)."),
+    "reserved-deployments": (
+        "kvmesh.cli.reserved_deployments:reserved_deployments",
+        "Reserved deployment requests (Control Plane).",
+    ),
+    "admin": ("kvmesh.cli.admin:admin", "Admin-only Control Plane commands."),
     "version": ("kvmesh.cli.version:version", "Print the version."),
     "completion": ("kvmesh.cli.completion:completion", "Print a shell completion script."),
     "controlplane": (

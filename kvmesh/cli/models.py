@@ -84,3 +84,6 @@ def delete_model(
             abort=True,
         )
     emit_controlplane_call(cli, "DELETE", path, None, timeout, params={"userId": user_id})
+
+
+from kvmesh.cli import models_more as _models_more  # noqa: E402,F401  (registers deploy, check, chat, ...)

@@ -166,3 +166,6 @@ def delete_key(
         "userId": (str(body.get("userId")).strip() or None) if body.get("userId") else None,
     }
     emit_controlplane_call(cli, "DELETE", "/v1/users/api-keys", None, timeout, params=params)
+
+
+from kvmesh.cli import users_profile as _users_profile  # noqa: E402,F401  (registers update, accept-tos)

@@ -22,6 +22,7 @@ log = logging.getLogger("kvmesh.controlplane")
 
 def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneServices, Engine]:
     from kvmesh.controlplane.catalog import seed_catalog
+    from kvmesh.controlplane.routes_products import seed_products
     from kvmesh.controlplane.tokens import load_jwt_key
     from kvmesh.engines.leader import startup_lock
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
@@ -38,6 +39,8 @@ def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneService
         with session_factory() as session:
             jwt_key = load_jwt_key(session)
             seed_catalog(session, settings)
+            session.commit()
+            seed_products(session)
             session.commit()
     interval = max(1, settings.login_poll_interval_s)
     limits = RateLimits(
@@ -82,12 +85,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: ControlPlaneSettings) -> FastAPI:
     """Build a fresh Control Plane app; nothing touches the database until the lifespan starts."""
     from kvmesh.controlplane import (
+        routes_account,
+        routes_activities,
+        routes_admin,
         routes_auth,
         routes_billing,
         routes_cost,
         routes_inventory,
         routes_keys,
         routes_login_page,
+        routes_models_extra,
+        routes_observability,
+        routes_products,
+        routes_stripe,
+        routes_support,
     )
     from kvmesh.controlplane.console import routes as console_routes
 
@@ -109,6 +120,14 @@ def create_app(settings: ControlPlaneSettings) -> FastAPI:
     app.include_router(routes_billing.router)
     app.include_router(routes_cost.router)
     app.include_router(console_routes.router)
+    app.include_router(routes_observability.router)
+    app.include_router(routes_activities.router)
+    app.include_router(routes_support.router)
+    app.include_router(routes_account.router)
+    app.include_router(routes_admin.router)
+    app.include_router(routes_products.router)
+    app.include_router(routes_models_extra.router)
+    app.include_router(routes_stripe.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

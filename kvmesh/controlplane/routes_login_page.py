@@ -12,7 +12,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from kvmesh.controlplane import pages
+from kvmesh.controlplane import activities, pages
+from kvmesh.controlplane.activities import record_activity
 from kvmesh.controlplane.deps import ControlPlaneServices, DbSession, Services
 from kvmesh.controlplane.login_codes import CodeState, decide, find_by_user_code, state_of
 from kvmesh.controlplane.web_session import (
@@ -154,6 +155,17 @@ def decision(
     if not decide(db, row, user.id, approve):
         db.rollback()
         return _problem_page(services, request, state_of(find_by_user_code(db, code)))
+    if approve:
+        record_activity(
+            db,
+            user_id=user.id,
+            action=activities.SIGNED_IN,
+            actor=user,
+            resource_type=activities.RESOURCE_USER,
+            resource_id=user.id,
+            description="approved a CLI sign-in",
+            details={"clientIp": row.client_ip},
+        )
     db.commit()
     if approve:
         html = pages.result_page(

@@ -39,6 +39,9 @@ class ControlPlaneSettings:
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
     engines: EngineSettings = field(default_factory=EngineSettings)
+    tos_version: str = "1"
+    stripe_secret_key: str = field(default="", repr=False)  # a secret: never in repr or logs
+    stripe_api_base: str = ""
 
     def engine_settings(self) -> EngineSettings:
         """The engine settings as the providers and the deployment controller take them.

@@ -127,6 +127,8 @@ def grant_credit_command(
     Example:
       kvmesh controlplane grant-credit --email alice@example.com --amount-usd 25
     """
+    from kvmesh.controlplane import activities
+    from kvmesh.controlplane.activities import record_activity
     from kvmesh.store.users import balance_micros, grant_credit
 
     micros = _usd_to_micros(amount_usd, "--amount-usd")
@@ -136,6 +138,16 @@ def grant_credit_command(
     with session_factory() as session:
         user = _user_by_email(session, email)
         grant_credit(session, user.id, micros, description)
+        record_activity(
+            session,
+            user_id=user.id,
+            action=activities.CREDIT_GRANTED,
+            actor=None,  # the operator at the server's shell
+            resource_type=activities.RESOURCE_BALANCE,
+            resource_id=user.id,
+            description=description,
+            details={"amountMicros": micros, "via": "kvmesh controlplane grant-credit"},
+        )
         session.commit()
         balance = Decimal(balance_micros(session, user.id)) / 1_000_000
     click.echo(f"Granted {Decimal(micros) / 1_000_000} USD to {user.email}; balance {balance:.6f} USD.")

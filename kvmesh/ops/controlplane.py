@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +145,21 @@ def controlplane() -> None:
     help="Context tokens per llama.cpp replica, shared by its slots (default: min(model, 2048) x slots).",
 )
 @kubernetes_options
+@click.option(
+    "--tos-version",
+    default="1",
+    show_default=True,
+    envvar="KVMESH_TOS_VERSION",
+    show_envvar=True,
+    help="Terms-of-service version that `tm users accept-tos` records.",
+)
+@click.option(
+    "--stripe-api-base",
+    default="",
+    envvar="KVMESH_STRIPE_API_BASE",
+    show_envvar=True,
+    help="Stripe API base URL (default: Stripe's own); the key comes from KVMESH_STRIPE_SECRET_KEY only.",
+)
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def serve(
     host: str,
@@ -165,6 +181,8 @@ def serve(
     llamacpp_image: str,
     vllm_image: str,
     controller_election: str,
+    tos_version: str,
+    stripe_api_base: str,
     log_level: str,
 ) -> None:
     """Run the Control Plane HTTP server (migrates the database first).
@@ -206,6 +224,9 @@ def serve(
             ),
             controller_election="lease" if controller_election == "lease" else "auto",
         ),
+        tos_version=tos_version.strip() or "1",
+        stripe_secret_key=os.environ.get("KVMESH_STRIPE_SECRET_KEY", "").strip(),
+        stripe_api_base=stripe_api_base.strip(),
     )
     serve_controlplane(settings)
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import jwt
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from kvmesh.cli import cli
 from kvmesh.store.engine import create_engine_for_url, make_session_factory
+from kvmesh.store.models import Activity
 from kvmesh.store.users import balance_micros, find_user_by_email
 
 
@@ -50,6 +52,9 @@ def test_create_user_then_issue_tokens_and_grant_credit(database_url: str, tmp_p
         user = find_user_by_email(session, "owner@example.com")
         assert user is not None
         assert balance_micros(session, user.id) == 12_500_000
+        audited = session.scalars(select(Activity).where(Activity.user_id == user.id)).all()
+        granted = ("ACTIVITY_ACTION_CREDIT_GRANTED", "ACTOR_TYPE_SYSTEM")
+        assert [(a.action, a.actor_type) for a in audited] == [granted]
     engine.dispose()
 
 
