@@ -18,6 +18,8 @@ class ControlPlaneSettings:
     (read through `kvmesh.engines.provider.setting`); a deployment's engine_config overrides the
     `llama_*` ones. `llama_threads` / `llama_ctx_size` of None mean automatic: threads from the core
     count, context = min(model context, 2048) x parallel slots.
+    `engines_outlive_controlplane`: stopping this app leaves engine replicas serving (the next
+    Control Plane adopts them); False stops them with the app (tests that embed the app).
     """
 
     database_url: str
@@ -28,6 +30,7 @@ class ControlPlaneSettings:
     public_gateway_base: str = "http://127.0.0.1:8081"
     gateway_cloud_provider: str = "CLOUD_PROVIDER_ONPREM"
     run_engines: bool = True
+    engines_outlive_controlplane: bool = True
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
     login_code_ttl_s: int = 600

@@ -5,6 +5,11 @@ It runs inside the Control Plane process. A loop wakes every `engine_poll_interv
 bring it up (pending → starting → ready / failed), check replica health and restart dead ones
 with exponential backoff, or stop it (stopping → stopped). Store access is synchronous
 SQLAlchemy and always runs in a worker thread.
+
+Engines outlive the controller: each replica row records the engine's url, pid and start time,
+and the first time a controller sees a deployment it adopts the replicas still running with that
+identity (no second engine starts) and marks the ones that are gone, which bring-up then restarts.
+With `engines_outlive_controlplane` set, `stop()` leaves the engines serving for the next one.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kvmesh.engines import deployment_rows as rows
+from kvmesh.engines.process_identity import stop_recorded_process
 from kvmesh.engines.processes import EngineStartError, tail_lines
 from kvmesh.engines.provider import EngineProvider, ReplicaHandle, create_provider, setting
 
@@ -51,6 +57,7 @@ class DeploymentController:
         self._slots: dict[str, dict[int, ReplicaSlot]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._next_health: dict[str, float] = {}
+        self._records_checked: set[str] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self.poll_interval_s = float(setting(settings, "engine_poll_interval_s", 2.0))
@@ -58,9 +65,11 @@ class DeploymentController:
         self.backoff_base_s = float(setting(settings, "engine_restart_backoff_s", 1.0))
         self.backoff_cap_s = float(setting(settings, "engine_restart_backoff_cap_s", 60.0))
         self.unhealthy_threshold = int(setting(settings, "engine_unhealthy_threshold", 3))
+        self.engines_outlive = bool(setting(settings, "engines_outlive_controlplane", False))
 
     async def start(self) -> None:
         if self._loop_task is None:
+            await asyncio.to_thread(_stop_uncontrolled_processes, self._session_factory)
             self._loop_task = asyncio.create_task(self._run(), name="kvmesh-deployment-controller")
 
     def wake(self) -> None:
@@ -68,7 +77,11 @@ class DeploymentController:
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop the loop and every replica this controller started; their deployments go back to pending."""
+        """Stop the loop; then either leave the replicas serving (`engines_outlive`, rows untouched for
+        the next controller to adopt) or stop every one and send their deployments back to pending.
+
+        A replica still starting is stopped either way (its row holds no identity to adopt it by).
+        """
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -78,6 +91,11 @@ class DeploymentController:
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
+        if self.engines_outlive:
+            log.info("leaving %d deployment(s) serving for the next Control Plane", len(self._slots))
+            self._slots.clear()
+            self._records_checked.clear()
+            return
         for deployment_id in list(self._slots):
             await self._stop_slots(deployment_id)
             await asyncio.to_thread(rows.mark_replicas, self._session_factory, deployment_id, "stopped")
@@ -137,6 +155,8 @@ class DeploymentController:
             log.exception("deployment %s: reconcile step failed; retrying at the next poll", deployment_id)
 
     def _next_action(self, view: rows.DeploymentView) -> Coroutine[Any, Any, None] | None:
+        if view.id not in self._records_checked:
+            return self._adopt(view)
         if view.status == "stopping":
             return self._stop_deployment(view)
         slots = self._slots.get(view.id, {})
@@ -161,6 +181,44 @@ class DeploymentController:
 
     async def _db(self, func: Any, *args: Any, **kwargs: Any) -> None:
         await asyncio.to_thread(func, self._session_factory, *args, **kwargs)
+
+    async def _adopt(self, view: rows.DeploymentView) -> None:
+        """First sight of a deployment: take over the replicas an earlier controller left running.
+
+        Rows whose process is gone are marked failed; bring-up starts those ordinals again.
+        """
+        try:
+            provider = self._provider(view.provider)
+        except LookupError:
+            self._records_checked.add(view.id)
+            return
+        recorded = await asyncio.to_thread(rows.load_recorded, self._session_factory, view.id)
+        slots = self._slots.setdefault(view.id, {})
+        adopted: list[str] = []
+        for record in recorded:
+            handle = await provider.adopt_replica(view.spec, record)
+            if handle is not None:
+                slots[record.ordinal] = ReplicaSlot(handle=handle, healthy_since=time.monotonic())
+                adopted.append(f"{record.ordinal} (pid {handle.pid})" if handle.pid else str(record.ordinal))
+            elif record.pid is not None:
+                detail = f"replica {record.ordinal} (pid {record.pid}) ended while no controller watched it"
+                await self._db(
+                    rows.upsert_replica, view.id, record.ordinal, status="failed", last_error=detail
+                )
+                await self._db(rows.update_deployment, view.id, event=("REPLICA_LOST", detail))
+        if not slots:
+            del self._slots[view.id]
+        self._records_checked.add(view.id)
+        if not adopted:
+            return
+        self._next_health[view.id] = time.monotonic() + self.health_interval_s
+        event = ("ADOPTED", f"adopted running replica(s) {', '.join(adopted)}")
+        complete = set(slots) == set(range(view.replicas_desired))
+        if complete and view.status in ("pending", "starting"):
+            only = ("pending", "starting")
+            await self._db(rows.update_deployment, view.id, status="ready", event=event, only_if_status=only)
+        else:
+            await self._db(rows.update_deployment, view.id, event=event)
 
     async def _bring_up(self, view: rows.DeploymentView) -> None:
         if view.status == "pending" or not self._slots.get(view.id):
@@ -207,7 +265,8 @@ class DeploymentController:
             raise
         slot = self._slots.setdefault(view.id, {}).setdefault(ordinal, ReplicaSlot())
         slot.handle, slot.unhealthy_checks, slot.healthy_since = handle, 0, time.monotonic()
-        fields = {"status": "ready", "url": handle.url, "pid": handle.pid, "last_error": ""}
+        fields = {"status": "ready", "url": handle.url, "pid": handle.pid, "start_ticks": handle.start_ticks}
+        fields["last_error"] = ""
         await self._db(rows.upsert_replica, view.id, ordinal, **fields)
 
     async def _fail(self, deployment_id: str, detail: str) -> None:
@@ -260,11 +319,12 @@ class DeploymentController:
         slot.unhealthy_checks += 1
         if exit_status is None and slot.unhealthy_checks < self.unhealthy_threshold:
             return
-        reason = (
-            f"replica {ordinal} exited with status {exit_status}"
-            if exit_status is not None
-            else f"replica {ordinal} failed {slot.unhealthy_checks} health checks"
-        )
+        if exit_status is None:
+            reason = f"replica {ordinal} failed {slot.unhealthy_checks} health checks"
+        elif handle.process is None:  # adopted: not our child, so its exit status is unknown
+            reason = f"replica {ordinal} (pid {handle.pid}) exited"
+        else:
+            reason = f"replica {ordinal} exited with status {exit_status}"
         detail = f"{reason}\n{tail_lines(handle.log_path, 20)}".rstrip()
         await provider.stop_replica(handle)
         slot.handle = None
@@ -292,6 +352,7 @@ class DeploymentController:
             status="ready",
             url=handle.url,
             pid=handle.pid,
+            start_ticks=handle.start_ticks,
             last_error="",
             restarted=True,
         )
@@ -318,6 +379,18 @@ class DeploymentController:
             await self._stop_slot(deployment_id, ordinal)
         self._slots.pop(deployment_id, None)
         self._next_health.pop(deployment_id, None)
+
+
+def _stop_uncontrolled_processes(session_factory: rows.SessionFactory) -> None:
+    """Stop engines still recorded for deployments that were stopped or deleted while no controller ran."""
+    for deployment_id, record in rows.load_uncontrolled_processes(session_factory):
+        assert record.pid is not None and record.start_ticks is not None
+        port = record.url.removesuffix("/v1").rsplit(":", 1)[-1]
+        if stop_recorded_process(record.pid, record.start_ticks, f"--port {port}"):
+            log.info(
+                "stopped engine pid %s of deployment %s (no longer controlled)", record.pid, deployment_id
+            )
+        rows.upsert_replica(session_factory, deployment_id, record.ordinal, status="stopped")
 
 
 def _describe_error(error: BaseException) -> str:

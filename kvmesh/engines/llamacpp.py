@@ -13,14 +13,16 @@ from kvmesh.engines.processes import (
     free_port,
     http_ok,
     tail_lines,
-    terminate,
 )
 from kvmesh.engines.provider import (
+    RecordedReplica,
     ReplicaHandle,
     ReplicaSpec,
+    adopt_engine_process,
     engine_data_dir,
     setting,
     start_engine_process,
+    stop_engine_process,
 )
 
 DEFAULT_PARALLEL = 4
@@ -105,8 +107,11 @@ class LlamaCppProvider:
         raise last_error
 
     async def stop_replica(self, handle: ReplicaHandle) -> None:
-        if handle.process is not None:
-            await terminate(handle.process)
+        await stop_engine_process(handle)
+
+    async def adopt_replica(self, spec: ReplicaSpec, recorded: RecordedReplica) -> ReplicaHandle | None:
+        log_path = engine_data_dir(self.settings) / spec.deployment_id / f"replica-{recorded.ordinal}.log"
+        return adopt_engine_process(self.name, spec, recorded, log_path)
 
     async def check_health(self, handle: ReplicaHandle) -> bool:
         if handle.exited() is not None:
