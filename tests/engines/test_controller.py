@@ -172,7 +172,8 @@ async def test_killed_replica_is_restarted_and_counted(
         await wait_until(lambda: replicas_of(session_factory, deployment_id)[0].restarts == 1)
         replica = replicas_of(session_factory, deployment_id)[0]
         assert replica.status == "ready" and replica.pid not in (None, first_pid)
-        assert status_of(session_factory, deployment_id) == "ready"
+        # the deployment row follows the replica row in a second write
+        await wait_until(lambda: status_of(session_factory, deployment_id) == "ready")
         events = events_of(session_factory, deployment_id)
         assert "REPLICA_FAILED" in events and "REPLICA_RESTARTED" in events
     finally:
