@@ -137,6 +137,7 @@ class ControlPlaneClient:
         access token, another process refreshed meanwhile, and its tokens are used as they are
         (spending the rotated refresh token again would sign the user out everywhere).
         """
+        from kvmesh.client._files import ensure_room_for
         from kvmesh.client._tokens import read_token_file, refresh_lock, write_token_file
 
         with refresh_lock(self.auth_path):
@@ -148,6 +149,8 @@ class ControlPlaneClient:
             refresh_token = current.get("refresh_token")
             if not isinstance(refresh_token, str) or not refresh_token:
                 raise LoginError("No refresh token found. Please login first.")
+            # room for the new tokens first: once spent, the old refresh token is worthless
+            ensure_room_for(self.auth_path, 2 * len(json.dumps(current)) + 4096)
             fresh = self.refresh_tokens(refresh_token)
             write_token_file(self.auth_path, fresh)
         return fresh

@@ -57,3 +57,26 @@ def _atomic_write(path: Path, text: str) -> None:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
+
+
+def ensure_room_for(path: Path, size: int) -> None:
+    """Write and remove a `size`-byte scratch file beside `path`; StateFileError when that fails.
+
+    Called before an action that cannot be undone (spending a refresh token) whose result must
+    then be saved: a read-only or full state root fails here, while the old file is still valid.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".room", dir=path.parent)
+    except OSError as exc:
+        raise StateFileError(path, exc) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(b"\0" * size)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise StateFileError(path, exc) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
