@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kvmesh.engines import deployment_rows as rows
-from kvmesh.engines.process_identity import stop_recorded_process
+from kvmesh.engines.adoption import adopt_recorded, lost_detail, stop_uncontrolled_processes
 from kvmesh.engines.processes import EngineStartError, tail_lines
 from kvmesh.engines.provider import EngineProvider, ReplicaHandle, create_provider, setting
 
@@ -69,7 +69,7 @@ class DeploymentController:
 
     async def start(self) -> None:
         if self._loop_task is None:
-            await asyncio.to_thread(_stop_uncontrolled_processes, self._session_factory)
+            await asyncio.to_thread(stop_uncontrolled_processes, self._session_factory)
             self._loop_task = asyncio.create_task(self._run(), name="kvmesh-deployment-controller")
 
     def wake(self) -> None:
@@ -187,33 +187,25 @@ class DeploymentController:
 
         Rows whose process is gone are marked failed; bring-up starts those ordinals again.
         """
+        self._records_checked.add(view.id)
         try:
             provider = self._provider(view.provider)
         except LookupError:
-            self._records_checked.add(view.id)
             return
-        recorded = await asyncio.to_thread(rows.load_recorded, self._session_factory, view.id)
-        slots = self._slots.setdefault(view.id, {})
-        adopted: list[str] = []
-        for record in recorded:
-            handle = await provider.adopt_replica(view.spec, record)
-            if handle is not None:
-                slots[record.ordinal] = ReplicaSlot(handle=handle, healthy_since=time.monotonic())
-                adopted.append(f"{record.ordinal} (pid {handle.pid})" if handle.pid else str(record.ordinal))
-            elif record.pid is not None:
-                detail = f"replica {record.ordinal} (pid {record.pid}) ended while no controller watched it"
-                await self._db(
-                    rows.upsert_replica, view.id, record.ordinal, status="failed", last_error=detail
-                )
-                await self._db(rows.update_deployment, view.id, event=("REPLICA_LOST", detail))
-        if not slots:
-            del self._slots[view.id]
-        self._records_checked.add(view.id)
-        if not adopted:
+        adoption = await adopt_recorded(provider, view, self._session_factory)
+        for record in adoption.lost:
+            detail = lost_detail(record)
+            await self._db(rows.upsert_replica, view.id, record.ordinal, status="failed", last_error=detail)
+            await self._db(rows.update_deployment, view.id, event=("REPLICA_LOST", detail))
+        if not adoption.handles:
             return
-        self._next_health[view.id] = time.monotonic() + self.health_interval_s
-        event = ("ADOPTED", f"adopted running replica(s) {', '.join(adopted)}")
-        complete = set(slots) == set(range(view.replicas_desired))
+        now = time.monotonic()
+        self._slots[view.id] = {
+            o: ReplicaSlot(handle=h, healthy_since=now) for o, h in adoption.handles.items()
+        }
+        self._next_health[view.id] = now + self.health_interval_s
+        event = ("ADOPTED", adoption.describe())
+        complete = set(adoption.handles) == set(range(view.replicas_desired))
         if complete and view.status in ("pending", "starting"):
             only = ("pending", "starting")
             await self._db(rows.update_deployment, view.id, status="ready", event=event, only_if_status=only)
@@ -379,18 +371,6 @@ class DeploymentController:
             await self._stop_slot(deployment_id, ordinal)
         self._slots.pop(deployment_id, None)
         self._next_health.pop(deployment_id, None)
-
-
-def _stop_uncontrolled_processes(session_factory: rows.SessionFactory) -> None:
-    """Stop engines still recorded for deployments that were stopped or deleted while no controller ran."""
-    for deployment_id, record in rows.load_uncontrolled_processes(session_factory):
-        assert record.pid is not None and record.start_ticks is not None
-        port = record.url.removesuffix("/v1").rsplit(":", 1)[-1]
-        if stop_recorded_process(record.pid, record.start_ticks, f"--port {port}"):
-            log.info(
-                "stopped engine pid %s of deployment %s (no longer controlled)", record.pid, deployment_id
-            )
-        rows.upsert_replica(session_factory, deployment_id, record.ordinal, status="stopped")
 
 
 def _describe_error(error: BaseException) -> str:
