@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, field
 
 from kvmesh.engines import deployment_rows as rows
-from kvmesh.engines.process_identity import stop_recorded_process
-from kvmesh.engines.provider import EngineProvider, RecordedReplica, ReplicaHandle
+from kvmesh.engines.process_identity import processes_with_env, stop_recorded_process
+from kvmesh.engines.provider import REPLICA_ENV, EngineProvider, RecordedReplica, ReplicaHandle
 
 log = logging.getLogger("kvmesh.engines")
 
@@ -58,3 +59,24 @@ def stop_uncontrolled_processes(session_factory: rows.SessionFactory) -> None:
                 "stopped engine pid %s of deployment %s (no longer controlled)", record.pid, deployment_id
             )
         rows.upsert_replica(session_factory, deployment_id, record.ordinal, status="stopped")
+
+
+def stop_unrecorded_engines(deployment_id: str, adopted_pids: set[int]) -> list[int]:
+    """Stop engines launched for this deployment that no replica row records (their Control Plane
+    died while they were starting); returns their pids. The KVMESH_REPLICA tag in their environment,
+    which holds the deployment's id, is what identifies them."""
+    stopped = []
+    for pid, ticks in processes_with_env(REPLICA_ENV, f"{deployment_id}/"):
+        if pid in adopted_pids or not _leads_its_session(pid):
+            continue  # an engine's own workers inherit the tag; its session leader is the engine
+        if stop_recorded_process(pid, ticks):
+            log.info("stopped unrecorded engine pid %s of deployment %s", pid, deployment_id)
+            stopped.append(pid)
+    return stopped
+
+
+def _leads_its_session(pid: int) -> bool:
+    try:
+        return os.getsid(pid) == pid
+    except OSError:
+        return False

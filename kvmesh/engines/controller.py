@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kvmesh.engines import deployment_rows as rows
-from kvmesh.engines.adoption import adopt_recorded, lost_detail, stop_uncontrolled_processes
+from kvmesh.engines.adoption import (
+    adopt_recorded,
+    lost_detail,
+    stop_uncontrolled_processes,
+    stop_unrecorded_engines,
+)
 from kvmesh.engines.processes import EngineStartError, tail_lines
 from kvmesh.engines.provider import EngineProvider, ReplicaHandle, create_provider, setting
 
@@ -193,6 +198,10 @@ class DeploymentController:
         except LookupError:
             return
         adoption = await adopt_recorded(provider, view, self._session_factory)
+        adopted_pids = {h.pid for h in adoption.handles.values() if h.pid is not None}
+        for pid in await asyncio.to_thread(stop_unrecorded_engines, view.id, adopted_pids):
+            detail = f"stopped engine pid {pid}: started by an earlier controller but never recorded"
+            await self._db(rows.update_deployment, view.id, event=("REPLICA_ORPHAN_STOPPED", detail))
         for record in adoption.lost:
             detail = lost_detail(record)
             await self._db(rows.upsert_replica, view.id, record.ordinal, status="failed", last_error=detail)

@@ -87,3 +87,21 @@ def stop_recorded_process(pid: int, start_ticks: int, marker: str = "", grace_s:
             os.waitpid(pid, os.WNOHANG)
         time.sleep(0.05)
     return True
+
+
+def processes_with_env(name: str, value_prefix: str) -> list[tuple[int, int]]:
+    """(pid, start ticks) of live processes whose environment has `name` starting with `value_prefix`."""
+    needle = f"{name}={value_prefix}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(item.startswith(needle) for item in environ.split(b"\0")):
+            ticks = process_start_ticks(int(entry.name))
+            if ticks is not None and process_exists(int(entry.name)):
+                found.append((int(entry.name), ticks))
+    return found

@@ -110,6 +110,15 @@ class EngineProvider(Protocol):
     async def describe(self, handle: ReplicaHandle) -> dict[str, Any]: ...
 
 
+REPLICA_ENV = "KVMESH_REPLICA"
+
+
+def replica_tag(deployment_id: str, ordinal: int) -> str:
+    """The value of KVMESH_REPLICA in an engine's environment: finds engines the store never recorded
+    (a Control Plane killed while they were starting)."""
+    return f"{deployment_id}/{ordinal}"
+
+
 class UnknownProviderError(LookupError):
     pass
 
@@ -167,7 +176,8 @@ async def start_engine_process(
 
     Whatever goes wrong before that (EngineStartError, cancellation), the process is stopped.
     """
-    process = launch(argv, log_path, env)
+    tag = {REPLICA_ENV: replica_tag(spec.deployment_id, ordinal)}
+    process = launch(argv, log_path, {**(env or {}), **tag})
     handle = ReplicaHandle(
         provider=provider,
         deployment_id=spec.deployment_id,

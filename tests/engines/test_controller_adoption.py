@@ -13,9 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
-from test_controller import events_of, make_controller, replicas_of, status_of, wait_until
+from test_controller import STANDIN, events_of, make_controller, replicas_of, status_of, wait_until
 
 from kvmesh.engines.process_identity import is_same_process, process_exists, process_start_ticks
+from kvmesh.engines.processes import free_port, launch
+from kvmesh.engines.provider import REPLICA_ENV, replica_tag
 from kvmesh.store.models import Deployment, Replica
 
 
@@ -153,3 +155,26 @@ async def test_an_engine_of_a_deployment_deleted_meanwhile_is_stopped_at_start(
     await second.stop()
     assert replica.pid is not None and not process_exists(replica.pid)
     assert _only_replica(session_factory, deployment_id).pid is None
+
+
+async def test_an_engine_launched_but_never_recorded_is_stopped_when_the_deployment_is_first_seen(
+    session_factory: sessionmaker[Session],
+    settings: SimpleNamespace,
+    tmp_path: Path,
+    add_deployment: Callable[..., str],
+) -> None:
+    """A Control Plane killed while an engine was starting leaves it unrecorded: no orphan may stay."""
+    deployment_id = add_deployment(provider="standin")
+    env = {REPLICA_ENV: replica_tag(deployment_id, 0)}
+    orphan = launch([sys.executable, str(STANDIN), "--port", str(free_port())], tmp_path / "orphan.log", env)
+    controller = make_controller(session_factory, settings, tmp_path)
+    await controller.start()
+    try:
+        await wait_until(lambda: status_of(session_factory, deployment_id) == "ready")
+        await wait_until(lambda: orphan.poll() is not None, timeout_s=10)
+        assert "REPLICA_ORPHAN_STOPPED" in events_of(session_factory, deployment_id)
+        assert _only_replica(session_factory, deployment_id).pid not in (None, orphan.pid)
+    finally:
+        await controller.stop()
+        orphan.kill()
+        orphan.wait()
