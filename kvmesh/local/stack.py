@@ -253,6 +253,7 @@ def _stop_orphaned_engines(layout: LocalLayout) -> None:
     """
     from sqlalchemy import select
 
+    from kvmesh.engines.adoption import stop_unrecorded_engines
     from kvmesh.engines.process_identity import stop_recorded_process
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
     from kvmesh.store.models import Deployment, Replica
@@ -270,6 +271,8 @@ def _stop_orphaned_engines(layout: LocalLayout) -> None:
                 deployment = session.get(Deployment, replica.deployment_id)
                 if deployment is not None and deployment.status in ("starting", "ready"):
                     deployment.status = "pending"
+            for deployment_id in session.scalars(select(Deployment.id)):
+                stop_unrecorded_engines(deployment_id, set())  # killed Control Plane, engine starting
     except Exception as exc:  # one clear line instead of a traceback from deep in SQLAlchemy
         raise LocalStackError(f"could not stop the engines recorded in {layout.database_url}: {exc}") from exc
     finally:
