@@ -13,7 +13,7 @@ from kvmesh.cli._context import CliContext
 from kvmesh.cli._errors import CliError
 from kvmesh.cli._infer_target import Target
 from kvmesh.cli._remote import cli_errors
-from kvmesh.client._json import parse_json
+from kvmesh.client import parse_json
 
 EXIT_INTERRUPTED = 130
 
@@ -29,7 +29,7 @@ def print_stream(
 
 
 def _copy_stream(out: Any, stream: Any, texts: Callable[[Any], str]) -> None:
-    from kvmesh.client._sse import iter_events
+    from kvmesh.client import iter_events
 
     wrote = False
     try:

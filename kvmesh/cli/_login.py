@@ -13,7 +13,7 @@ import click
 from kvmesh.cli._context import CliContext
 from kvmesh.cli._errors import CliError, usage_error
 from kvmesh.cli._remote import cli_errors
-from kvmesh.client._json import parse_json
+from kvmesh.client import parse_json
 
 
 def persist_controlplane_base(cli: CliContext) -> None:
@@ -21,7 +21,7 @@ def persist_controlplane_base(cli: CliContext) -> None:
     settings = cli.settings
     if settings.sources.get("controlplane_base") != "--controlplane-base":
         return
-    from kvmesh.client._config import load_config_document, save_config_document
+    from kvmesh.client import load_config_document, save_config_document
 
     doc = load_config_document(settings.config_path)
     if doc.get("controlplane_base") != settings.controlplane_base:

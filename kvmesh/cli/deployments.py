@@ -17,7 +17,7 @@ from kvmesh.cli._remote import (
     emit_controlplane_call,
     emit_response,
 )
-from kvmesh.client._json import parse_json
+from kvmesh.client import parse_json
 
 TIMEOUT = click.option("--timeout", type=float, default=None, help="HTTP timeout in seconds per request.")
 UP, FAILED, DELETED = "MODEL_STATUS_UP", "MODEL_STATUS_FAILED", "MODEL_STATUS_DELETED"
@@ -37,7 +37,7 @@ def deployments() -> None:
 
 
 def _path(deployment_id: str) -> str:
-    from kvmesh.client._controlplane import path_segment
+    from kvmesh.client import path_segment
 
     if not deployment_id.strip():
         raise usage_error("DEPLOYMENT_ID must not be empty.")

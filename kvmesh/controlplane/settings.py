@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from kvmesh.engines.settings import EngineSettings
 
 DEFAULT_SIGNUP_CREDIT_MICROS = 10_000_000
 
@@ -14,12 +16,9 @@ class ControlPlaneSettings:
 
     `public_base_url` is what `auth_url` links point at (defaults to http://host:port).
     `argon2_*` exist so tests can use cheap password hashing.
-    The `llama_*`, `engine_*` and `vllm_*` fields are the deployment controller's engine settings
-    (read through `kvmesh.engines.provider.setting`); a deployment's engine_config overrides the
-    `llama_*` ones. `llama_threads` / `llama_ctx_size` of None mean automatic: threads from the core
-    count, context = min(model context, 2048) x parallel slots.
-    `engines_outlive_controlplane`: stopping this app leaves engine replicas serving (the next
-    Control Plane adopts them); False stops them with the app (tests that embed the app).
+    `engines` holds the deployment controller's typed engine settings (kvmesh/engines/settings.py);
+    a deployment's engine_config overrides their `llama_*` fields. Whether stopping this app leaves
+    engine replicas serving is `engines.engines_outlive_controlplane`.
     """
 
     database_url: str
@@ -30,7 +29,6 @@ class ControlPlaneSettings:
     public_gateway_base: str = "http://127.0.0.1:8081"
     gateway_cloud_provider: str = "CLOUD_PROVIDER_ONPREM"
     run_engines: bool = True
-    engines_outlive_controlplane: bool = True
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
     login_code_ttl_s: int = 600
@@ -41,16 +39,16 @@ class ControlPlaneSettings:
     catalog_file: Path | None = None
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
-    llama_threads: int | None = None
-    llama_parallel: int = 4
-    llama_ctx_size: int | None = None
-    engine_poll_interval_s: float = 2.0
-    engine_health_interval_s: float = 5.0
-    engine_restart_backoff_s: float = 1.0
-    engine_restart_backoff_cap_s: float = 60.0
-    engine_unhealthy_threshold: int = 3
-    engine_start_timeout_s: float = 120.0
-    vllm_start_timeout_s: float = 900.0
+    engines: EngineSettings = field(default_factory=EngineSettings)
+
+    def engine_settings(self) -> EngineSettings:
+        """The engine settings as the providers and the deployment controller take them.
+
+        Their data dir defaults to this Control Plane's, so replica logs land under `<data dir>/engines`.
+        """
+        if self.engines.data_dir is not None:
+            return self.engines
+        return replace(self.engines, data_dir=self.data_dir)
 
     @property
     def base_url(self) -> str:

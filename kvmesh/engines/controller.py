@@ -22,6 +22,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kvmesh.background import BackgroundTask
 from kvmesh.engines import deployment_rows as rows
 from kvmesh.engines.adoption import (
     adopt_recorded,
@@ -30,7 +31,8 @@ from kvmesh.engines.adoption import (
     stop_unrecorded_engines,
 )
 from kvmesh.engines.processes import EngineStartError, tail_lines
-from kvmesh.engines.provider import EngineProvider, ReplicaHandle, create_provider, setting
+from kvmesh.engines.provider import EngineProvider, ReplicaHandle, create_provider
+from kvmesh.engines.settings import EngineSettings
 
 log = logging.getLogger("kvmesh.engines")
 
@@ -50,7 +52,7 @@ class DeploymentController:
     def __init__(
         self,
         session_factory: rows.SessionFactory,
-        settings: object,
+        settings: EngineSettings,
         providers: Mapping[str, EngineProvider] | None = None,
         secret: bytes | None = None,
     ) -> None:
@@ -64,18 +66,18 @@ class DeploymentController:
         self._next_health: dict[str, float] = {}
         self._records_checked: set[str] = set()
         self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
-        self.poll_interval_s = float(setting(settings, "engine_poll_interval_s", 2.0))
-        self.health_interval_s = float(setting(settings, "engine_health_interval_s", 5.0))
-        self.backoff_base_s = float(setting(settings, "engine_restart_backoff_s", 1.0))
-        self.backoff_cap_s = float(setting(settings, "engine_restart_backoff_cap_s", 60.0))
-        self.unhealthy_threshold = int(setting(settings, "engine_unhealthy_threshold", 3))
-        self.engines_outlive = bool(setting(settings, "engines_outlive_controlplane", False))
+        self._loop = BackgroundTask(self._run, "kvmesh-deployment-controller")
+        self.poll_interval_s = settings.engine_poll_interval_s
+        self.health_interval_s = settings.engine_health_interval_s
+        self.backoff_base_s = settings.engine_restart_backoff_s
+        self.backoff_cap_s = settings.engine_restart_backoff_cap_s
+        self.unhealthy_threshold = settings.engine_unhealthy_threshold
+        self.engines_outlive = settings.engines_outlive_controlplane
 
     async def start(self) -> None:
-        if self._loop_task is None:
+        if not self._loop.running:
             await asyncio.to_thread(stop_uncontrolled_processes, self._session_factory)
-            self._loop_task = asyncio.create_task(self._run(), name="kvmesh-deployment-controller")
+            self._loop.start()
 
     def wake(self) -> None:
         """Reconcile now instead of at the next poll (call after changing a deployment)."""
@@ -87,11 +89,7 @@ class DeploymentController:
 
         A replica still starting is stopped either way (its row holds no identity to adopt it by).
         """
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        await self._loop.stop()
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)

@@ -49,8 +49,9 @@ def launch(
 ) -> subprocess.Popen[bytes]:
     """Start `argv` in its own session with stdout and stderr appended to `log_path`.
 
-    The engine does not die with the process that launched it: a Control Plane that crashes or
-    restarts leaves it serving, and the next one adopts it by pid + start time (the store holds both).
+    The child does not die with the process that launched it: an engine outlives a Control Plane
+    that crashes or restarts (the next one adopts it by pid + start time, which the store holds),
+    and a `tm local` server outlives the command that started it.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:

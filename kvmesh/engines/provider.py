@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kvmesh.engines.process_identity import is_same_process, process_start_ticks, stop_recorded_process
-from kvmesh.engines.processes import EngineStartError, launch, terminate, wait_until_healthy
+from kvmesh.engines.processes import EngineStartError, http_ok, launch, terminate, wait_until_healthy
+from kvmesh.engines.settings import EngineSettings
 
 __all__ = [
     "PROVIDERS",
     "EngineProvider",
     "EngineStartError",
+    "LocalProcessProvider",
     "RecordedReplica",
     "ReplicaHandle",
     "ReplicaSpec",
@@ -119,6 +121,31 @@ def replica_tag(deployment_id: str, ordinal: int) -> str:
     return f"{deployment_id}/{ordinal}"
 
 
+class LocalProcessProvider:
+    """Stop, adopt and health-check for providers whose replicas are processes this host launched.
+
+    `stop_grace_s` is how long a replica gets between SIGTERM and SIGKILL. Stopping and adopting
+    go by identity (pid + start time + `--port` marker), so an engine an earlier Control Plane
+    started is handled too and a recycled pid is never signalled.
+    """
+
+    name: str
+    settings: EngineSettings
+    stop_grace_s = 5.0
+
+    async def stop_replica(self, handle: ReplicaHandle) -> None:
+        await stop_engine_process(handle, grace_s=self.stop_grace_s)
+
+    async def adopt_replica(self, spec: ReplicaSpec, recorded: RecordedReplica) -> ReplicaHandle | None:
+        log_path = self.settings.engines_dir / spec.deployment_id / f"replica-{recorded.ordinal}.log"
+        return adopt_engine_process(self.name, spec, recorded, log_path)
+
+    async def check_health(self, handle: ReplicaHandle) -> bool:
+        if handle.exited() is not None:
+            return False
+        return await http_ok(f"{handle.root_url}/health")
+
+
 class UnknownProviderError(LookupError):
     pass
 
@@ -130,8 +157,8 @@ PROVIDERS: dict[str, str] = {
 }
 
 
-def create_provider(name: str, settings: object) -> EngineProvider:
-    """Build the provider registered as `name`; `settings` is the Control Plane settings object."""
+def create_provider(name: str, settings: EngineSettings) -> EngineProvider:
+    """Build the provider registered as `name`; `settings` are the engines' typed settings."""
     target = PROVIDERS.get(name)
     if target is None:
         known = ", ".join(sorted(PROVIDERS))
@@ -140,24 +167,6 @@ def create_provider(name: str, settings: object) -> EngineProvider:
     factory = getattr(importlib.import_module(module_name), attr)
     provider: EngineProvider = factory(settings)
     return provider
-
-
-def setting(settings: object, name: str, default: Any) -> Any:
-    """An engine setting: an attribute of the settings object, else its `extra` mapping, else `default`.
-
-    Engine knobs (`llama_threads`, `llama_parallel`, `llama_ctx_size`, `engine_*`) need not be
-    fields of the Control Plane settings class; `extra={"llama_threads": "2"}` works too.
-    """
-    value = getattr(settings, name, None)
-    if value is None:
-        extra = getattr(settings, "extra", None)
-        value = extra.get(name) if isinstance(extra, Mapping) else None
-    return default if value is None else value
-
-
-def engine_data_dir(settings: object) -> Path:
-    base = setting(settings, "data_dir", None)
-    return (Path(base) if base else Path.cwd() / ".kvmesh-data") / "engines"
 
 
 async def start_engine_process(

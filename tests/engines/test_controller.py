@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +24,7 @@ from kvmesh.engines.provider import (
     adopt_engine_process,
     stop_engine_process,
 )
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.store.models import Deployment, DeploymentEvent, Replica
 
 STANDIN = Path(__file__).with_name("standin_engine.py")
@@ -95,14 +95,14 @@ def events_of(session_factory: sessionmaker[Session], deployment_id: str) -> lis
 
 
 def make_controller(
-    session_factory: sessionmaker[Session], settings: SimpleNamespace, tmp_path: Path
+    session_factory: sessionmaker[Session], settings: EngineSettings, tmp_path: Path
 ) -> DeploymentController:
     return DeploymentController(session_factory, settings, providers={"standin": StandinProvider(tmp_path)})
 
 
 async def test_pending_deployment_becomes_ready_with_replica_rows(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -122,7 +122,7 @@ async def test_pending_deployment_becomes_ready_with_replica_rows(
 
 async def test_engine_that_exits_at_start_fails_the_deployment_with_its_log(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -142,7 +142,7 @@ async def test_engine_that_exits_at_start_fails_the_deployment_with_its_log(
 
 async def test_unknown_provider_fails_the_deployment(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -157,7 +157,7 @@ async def test_unknown_provider_fails_the_deployment(
 
 async def test_killed_replica_is_restarted_and_counted(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -182,7 +182,7 @@ async def test_killed_replica_is_restarted_and_counted(
 
 async def test_stopping_deployment_stops_processes_and_is_marked_deleted(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -209,7 +209,7 @@ async def test_stopping_deployment_stops_processes_and_is_marked_deleted(
 
 async def test_controller_stop_leaves_no_engine_process(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:

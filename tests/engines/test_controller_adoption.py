@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,13 +18,14 @@ from test_controller import STANDIN, events_of, make_controller, replicas_of, st
 from kvmesh.engines.process_identity import is_same_process, process_exists, process_start_ticks
 from kvmesh.engines.processes import free_port, launch
 from kvmesh.engines.provider import REPLICA_ENV, replica_tag
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.store.models import Deployment, Replica
 
 
 @pytest.fixture
-def outliving(settings: SimpleNamespace) -> SimpleNamespace:
+def outliving(settings: EngineSettings) -> EngineSettings:
     """Settings of a Control Plane whose engines outlive it (the served default)."""
-    return SimpleNamespace(**{**vars(settings), "engines_outlive_controlplane": True})
+    return replace(settings, engines_outlive_controlplane=True)
 
 
 @pytest.fixture
@@ -43,8 +44,8 @@ def _only_replica(session_factory: sessionmaker[Session], deployment_id: str) ->
 
 async def test_stopped_controller_leaves_engines_serving_and_the_next_one_adopts_them(
     session_factory: sessionmaker[Session],
-    outliving: SimpleNamespace,
-    settings: SimpleNamespace,
+    outliving: EngineSettings,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -74,8 +75,8 @@ async def test_stopped_controller_leaves_engines_serving_and_the_next_one_adopts
 
 async def test_a_recorded_engine_that_died_meanwhile_is_marked_lost_and_started_again(
     session_factory: sessionmaker[Session],
-    outliving: SimpleNamespace,
-    settings: SimpleNamespace,
+    outliving: EngineSettings,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -102,7 +103,7 @@ async def test_a_recorded_engine_that_died_meanwhile_is_marked_lost_and_started_
 
 async def test_a_recycled_pid_is_neither_adopted_nor_signalled(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
     bystander: subprocess.Popen[bytes],
@@ -135,8 +136,8 @@ async def test_a_recycled_pid_is_neither_adopted_nor_signalled(
 
 async def test_an_engine_of_a_deployment_deleted_meanwhile_is_stopped_at_start(
     session_factory: sessionmaker[Session],
-    outliving: SimpleNamespace,
-    settings: SimpleNamespace,
+    outliving: EngineSettings,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -159,7 +160,7 @@ async def test_an_engine_of_a_deployment_deleted_meanwhile_is_stopped_at_start(
 
 async def test_an_engine_launched_but_never_recorded_is_stopped_when_the_deployment_is_first_seen(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
