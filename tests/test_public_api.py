@@ -52,6 +52,7 @@ PUBLIC = [
     "load_request_json",
     "normalise_chat_completion",
     "parse_config_key",
+    "parse_json",
     "path_segment",
     "pick_api_key",
     "pick_served_model",

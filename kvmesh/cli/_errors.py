@@ -5,10 +5,14 @@
   failures, network errors, selection failures.
 - `usage_error(...)` (exit 2): click's usage format (`Usage: ...`, `Try ... --help`, `Error: ...`)
   for missing or invalid inputs on the command line.
+- `file_error(...)` (exit 1): a file the command had to read or write failed (read-only state
+  root, disk full, permissions); the `tm` group turns any such OSError into it, so no command
+  shows a traceback for one.
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -36,3 +40,21 @@ class CliError(click.ClickException):
 def usage_error(message: str, ctx: click.Context | None = None) -> click.UsageError:
     """An exit-2 error printed with the command's usage line; raise the returned exception."""
     return click.UsageError(message, ctx=ctx)
+
+
+_FILE_HINTS = {
+    errno.EROFS: "The state root is on a read-only file system: set TM_CONFIG_HOME to a writable folder.",
+    errno.ENOSPC: "The disk is full: free some space and run the command again.",
+    errno.EDQUOT: "The disk quota is exhausted: free some space and run the command again.",
+    errno.EACCES: "Check the permissions of the file and its folder (or set TM_CONFIG_HOME).",
+    errno.EPERM: "Check the permissions of the file and its folder (or set TM_CONFIG_HOME).",
+}
+
+
+def file_error(exc: OSError) -> CliError | None:
+    """The `Error:` line for a failed file operation, or None for an OSError that is not about a file."""
+    if exc.errno == errno.EPIPE or not exc.filename:
+        return None
+    message = str(exc) if type(exc).__str__ is not OSError.__str__ else f"{exc.strerror}: {exc.filename}"
+    hint = _FILE_HINTS.get(exc.errno or 0)
+    return CliError(message, [hint] if hint else [])

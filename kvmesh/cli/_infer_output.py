@@ -13,6 +13,7 @@ from kvmesh.cli._context import CliContext
 from kvmesh.cli._errors import CliError
 from kvmesh.cli._infer_target import Target
 from kvmesh.cli._remote import cli_errors
+from kvmesh.client import parse_json
 
 EXIT_INTERRUPTED = 130
 
@@ -84,7 +85,6 @@ def print_response(
     cli: CliContext, text: str, transform: Callable[[Any], Any], extract: Callable[[Any], str | None]
 ) -> None:
     """Non-stream output: raw verbatim; json/yaml/table structured; text the extracted string or YAML."""
-    import json
 
     from kvmesh.cli._render import emit
 
@@ -93,7 +93,7 @@ def print_response(
             click.echo(text)
         return
     try:
-        data = transform(json.loads(text))
+        data = transform(parse_json(text))
     except ValueError:
         raise CliError(f"Invalid JSON response: expected JSON. Raw response: {text}") from None
     shown = extract(data) if cli.output == "text" else None

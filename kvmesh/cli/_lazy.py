@@ -23,6 +23,18 @@ class LazyGroup(click.Group):
         super().__init__(*args, **kwargs)
         self.lazy_commands: dict[str, tuple[str, str | None]] = dict(lazy_commands or {})
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; an OSError about a file (read-only state root, disk full) is one `Error:` line."""
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            from kvmesh.cli._errors import file_error
+
+            error = file_error(exc)
+            if error is None:
+                raise
+            raise error from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ import click
 from kvmesh.cli._context import CliContext
 from kvmesh.cli._errors import CliError, usage_error
 from kvmesh.cli._remote import cli_errors
+from kvmesh.client import parse_json
 
 
 def persist_controlplane_base(cli: CliContext) -> None:
@@ -37,7 +37,7 @@ def tokens_from_stdin() -> dict[str, Any]:
         )
     if raw.startswith("{"):
         try:
-            data = json.loads(raw)
+            data = parse_json(raw)
         except ValueError as exc:
             raise usage_error(f"Invalid token JSON on stdin: {exc}") from None
         token = data.get("access_token") if isinstance(data, dict) else None

@@ -97,17 +97,18 @@ def refresh(cli: CliContext, timeout: float | None) -> None:
       tm auth refresh
     """
     check_timeout(timeout)
-    from kvmesh.client import read_token_file, write_token_file
+    from kvmesh.client import MissingTokenError, read_token_file
 
     token_path = cli.settings.auth_json_path
     hints = ["Run: tm auth login", f"Token path: {token_path}"]
     with cli_errors(hints=hints):
         tokens = read_token_file(token_path) or {}
-        refresh_token = tokens.get("refresh_token")
-        if not refresh_token:
+        if not tokens.get("refresh_token"):
             raise CliError("No refresh token found. Please login first.", hints)
-        fresh = controlplane_for(cli, timeout).refresh_tokens(str(refresh_token))
-    write_token_file(token_path, fresh)
+        try:
+            controlplane_for(cli, timeout).refresh_stored()
+        except MissingTokenError:
+            raise CliError("No refresh token found. Please login first.", hints) from None
     if not cli.quiet:
         click.echo("Refresh success. Tokens updated.")
 

@@ -17,6 +17,7 @@ from kvmesh.cli._remote import (
     emit_controlplane_call,
     emit_response,
 )
+from kvmesh.client import parse_json
 
 TIMEOUT = click.option("--timeout", type=float, default=None, help="HTTP timeout in seconds per request.")
 UP, FAILED, DELETED = "MODEL_STATUS_UP", "MODEL_STATUS_FAILED", "MODEL_STATUS_DELETED"
@@ -131,7 +132,7 @@ def create(
     body: dict[str, Any] = {"modelName": model_name.strip(), "replicas": replicas}
     if engine_config is not None:
         try:
-            config = json.loads(engine_config)
+            config = parse_json(engine_config)
         except ValueError as exc:
             raise usage_error(f"Invalid JSON for --engine-config: {exc}") from None
         if not isinstance(config, dict):

@@ -82,6 +82,9 @@ if TYPE_CHECKING:
         pick_served_model,
         served_name,
     )
+    from kvmesh.client._json import (
+        parse_json,
+    )
     from kvmesh.client._paths import (
         auth_json_path,
         auth_json_path_display,
@@ -149,6 +152,7 @@ _MODULE_OF: dict[str, str] = {
     "read_token_file": "_tokens",
     "write_token_file": "_tokens",
     "atomic_write_text": "_files",
+    "parse_json": "_json",
     "redact_headers": "_redact",
     "redact_secret": "_redact",
     "ChatInputError": "_chat",
@@ -208,6 +212,7 @@ __all__ = [
     "load_request_json",
     "normalise_chat_completion",
     "parse_config_key",
+    "parse_json",
     "path_segment",
     "pick_api_key",
     "pick_served_model",

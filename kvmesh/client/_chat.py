@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from kvmesh.client._json import parse_json
+
 
 class ChatInputError(ValueError):
     """Bad user input for a chat request (the CLI turns it into a usage error, exit 2)."""
@@ -15,7 +17,7 @@ class ChatInputError(ValueError):
 
 def _parse(text: str, prefix: str) -> Any:
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         raise ChatInputError(f"{prefix}: {exc}") from None
 

@@ -126,13 +126,35 @@ class ControlPlaneClient(AccountCalls):
             if exc.status != 401 or not isinstance(refresh_token, str) or not refresh_token:
                 raise
             try:
-                fresh = self.refresh_tokens(refresh_token)
+                fresh = self.refresh_stored(tokens)
             except LoginError:
                 raise exc from None
-        from kvmesh.client._tokens import write_token_file
-
-        write_token_file(self.auth_path, fresh)
         return self._authed(method, path, fresh, params, json_body, timeout)
+
+    def refresh_stored(self, stale: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Refresh the stored tokens under the refresh lock and save them; returns the tokens to use.
+
+        `stale` is the token object a call was refused with: when auth.json no longer holds its
+        access token, another process refreshed meanwhile, and its tokens are used as they are
+        (spending the rotated refresh token again would sign the user out everywhere).
+        """
+        from kvmesh.client._files import ensure_room_for
+        from kvmesh.client._tokens import read_token_file, refresh_lock, write_token_file
+
+        with refresh_lock(self.auth_path):
+            current = read_token_file(self.auth_path)
+            if current is None:
+                raise MissingTokenError()
+            if stale is not None and current.get("access_token") != stale.get("access_token"):
+                return current
+            refresh_token = current.get("refresh_token")
+            if not isinstance(refresh_token, str) or not refresh_token:
+                raise LoginError("No refresh token found. Please login first.")
+            # room for the new tokens first: once spent, the old refresh token is worthless
+            ensure_room_for(self.auth_path, 2 * len(json.dumps(current)) + 4096)
+            fresh = self.refresh_tokens(refresh_token)
+            write_token_file(self.auth_path, fresh)
+        return fresh
 
     def _authed(
         self,

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPException, HTTPResponse
 from typing import Any
 
+from kvmesh.client._json import parse_json
+
 MAX_ERROR_BODY_CHARS = 4000
 
 
@@ -48,7 +50,7 @@ class HttpResponse:
         return self.content.decode(charset_of(self.headers), errors="replace")
 
     def json(self) -> Any:
-        return json.loads(self.content)
+        return parse_json(self.content)
 
 
 def charset_of(headers: Mapping[str, str]) -> str:
@@ -69,7 +71,7 @@ def format_status_error(
         message += f" (request_id={request_id})"
     text = content.decode(charset_of(headers), errors="replace")
     try:
-        body_text = json.dumps(json.loads(text), ensure_ascii=False)
+        body_text = json.dumps(parse_json(text), ensure_ascii=False)
     except ValueError:
         body_text = text.strip()
     if body_text:

@@ -7,9 +7,10 @@ The idle timeout is enforced by the transport's socket read timeout (see `Stream
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+from kvmesh.client._json import parse_json
 
 
 class StreamEventError(Exception):
@@ -27,7 +28,7 @@ def iter_events(lines: Iterable[str]) -> Iterator[Any]:
         if payload == "[DONE]":
             return
         try:
-            event = json.loads(payload)
+            event = parse_json(payload)
         except ValueError:
             raise StreamEventError(f"Invalid stream event JSON: {payload}") from None
         if isinstance(event, dict) and "error" in event:

@@ -17,7 +17,8 @@ class ControlPlaneSettings:
     `public_base_url` is what `auth_url` links point at (defaults to http://host:port).
     `argon2_*` exist so tests can use cheap password hashing.
     `engines` holds the deployment controller's typed engine settings (kvmesh/engines/settings.py);
-    a deployment's engine_config overrides their `llama_*` fields.
+    a deployment's engine_config overrides their `llama_*` fields. Whether stopping this app leaves
+    engine replicas serving is `engines.engines_outlive_controlplane`.
     """
 
     database_url: str

@@ -5,6 +5,11 @@ It runs inside the Control Plane process. A loop wakes every `engine_poll_interv
 bring it up (pending → starting → ready / failed), check replica health and restart dead ones
 with exponential backoff, or stop it (stopping → stopped). Store access is synchronous
 SQLAlchemy and always runs in a worker thread.
+
+Engines outlive the controller: each replica row records the engine's url, pid and start time,
+and the first time a controller sees a deployment it adopts the replicas still running with that
+identity (no second engine starts) and marks the ones that are gone, which bring-up then restarts.
+With `engines_outlive_controlplane` set, `stop()` leaves the engines serving for the next one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ from typing import Any
 
 from kvmesh.background import BackgroundTask
 from kvmesh.engines import deployment_rows as rows
+from kvmesh.engines.adoption import (
+    adopt_recorded,
+    lost_detail,
+    stop_uncontrolled_processes,
+    stop_unrecorded_engines,
+)
 from kvmesh.engines.processes import EngineStartError, tail_lines
 from kvmesh.engines.provider import EngineProvider, ReplicaHandle, create_provider
 from kvmesh.engines.settings import EngineSettings
@@ -53,6 +64,7 @@ class DeploymentController:
         self._slots: dict[str, dict[int, ReplicaSlot]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._next_health: dict[str, float] = {}
+        self._records_checked: set[str] = set()
         self._wake = asyncio.Event()
         self._loop = BackgroundTask(self._run, "kvmesh-deployment-controller")
         self.poll_interval_s = settings.engine_poll_interval_s
@@ -62,21 +74,33 @@ class DeploymentController:
         self.unhealthy_threshold = settings.engine_unhealthy_threshold
         # Providers another controller runs (Kubernetes workloads); their deployments are left alone here.
         self.skip_providers: frozenset[str] = frozenset()
+        self.engines_outlive = settings.engines_outlive_controlplane
 
     async def start(self) -> None:
-        self._loop.start()
+        if not self._loop.running:
+            await asyncio.to_thread(stop_uncontrolled_processes, self._session_factory)
+            self._loop.start()
 
     def wake(self) -> None:
         """Reconcile now instead of at the next poll (call after changing a deployment)."""
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop the loop and every replica this controller started; their deployments go back to pending."""
+        """Stop the loop; then either leave the replicas serving (`engines_outlive`, rows untouched for
+        the next controller to adopt) or stop every one and send their deployments back to pending.
+
+        A replica still starting is stopped either way (its row holds no identity to adopt it by).
+        """
         await self._loop.stop()
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
+        if self.engines_outlive:
+            log.info("leaving %d deployment(s) serving for the next Control Plane", len(self._slots))
+            self._slots.clear()
+            self._records_checked.clear()
+            return
         for deployment_id in list(self._slots):
             await self._stop_slots(deployment_id)
             await asyncio.to_thread(rows.mark_replicas, self._session_factory, deployment_id, "stopped")
@@ -138,6 +162,8 @@ class DeploymentController:
             log.exception("deployment %s: reconcile step failed; retrying at the next poll", deployment_id)
 
     def _next_action(self, view: rows.DeploymentView) -> Coroutine[Any, Any, None] | None:
+        if view.id not in self._records_checked:
+            return self._adopt(view)
         if view.status == "stopping":
             return self._stop_deployment(view)
         slots = self._slots.get(view.id, {})
@@ -162,6 +188,40 @@ class DeploymentController:
 
     async def _db(self, func: Any, *args: Any, **kwargs: Any) -> None:
         await asyncio.to_thread(func, self._session_factory, *args, **kwargs)
+
+    async def _adopt(self, view: rows.DeploymentView) -> None:
+        """First sight of a deployment: take over the replicas an earlier controller left running.
+
+        Rows whose process is gone are marked failed; bring-up starts those ordinals again.
+        """
+        self._records_checked.add(view.id)
+        try:
+            provider = self._provider(view.provider)
+        except LookupError:
+            return
+        adoption = await adopt_recorded(provider, view, self._session_factory)
+        adopted_pids = {h.pid for h in adoption.handles.values() if h.pid is not None}
+        for pid in await asyncio.to_thread(stop_unrecorded_engines, view.id, adopted_pids):
+            detail = f"stopped engine pid {pid}: started by an earlier controller but never recorded"
+            await self._db(rows.update_deployment, view.id, event=("REPLICA_ORPHAN_STOPPED", detail))
+        for record in adoption.lost:
+            detail = lost_detail(record)
+            await self._db(rows.upsert_replica, view.id, record.ordinal, status="failed", last_error=detail)
+            await self._db(rows.update_deployment, view.id, event=("REPLICA_LOST", detail))
+        if not adoption.handles:
+            return
+        now = time.monotonic()
+        self._slots[view.id] = {
+            o: ReplicaSlot(handle=h, healthy_since=now) for o, h in adoption.handles.items()
+        }
+        self._next_health[view.id] = now + self.health_interval_s
+        event = ("ADOPTED", adoption.describe())
+        complete = set(adoption.handles) == set(range(view.replicas_desired))
+        if complete and view.status in ("pending", "starting"):
+            only = ("pending", "starting")
+            await self._db(rows.update_deployment, view.id, status="ready", event=event, only_if_status=only)
+        else:
+            await self._db(rows.update_deployment, view.id, event=event)
 
     async def _bring_up(self, view: rows.DeploymentView) -> None:
         if view.status == "pending" or not self._slots.get(view.id):
@@ -208,7 +268,8 @@ class DeploymentController:
             raise
         slot = self._slots.setdefault(view.id, {}).setdefault(ordinal, ReplicaSlot())
         slot.handle, slot.unhealthy_checks, slot.healthy_since = handle, 0, time.monotonic()
-        fields = {"status": "ready", "url": handle.url, "pid": handle.pid, "last_error": ""}
+        fields = {"status": "ready", "url": handle.url, "pid": handle.pid, "start_ticks": handle.start_ticks}
+        fields["last_error"] = ""
         await self._db(rows.upsert_replica, view.id, ordinal, **fields)
 
     async def _fail(self, deployment_id: str, detail: str) -> None:
@@ -261,11 +322,12 @@ class DeploymentController:
         slot.unhealthy_checks += 1
         if exit_status is None and slot.unhealthy_checks < self.unhealthy_threshold:
             return
-        reason = (
-            f"replica {ordinal} exited with status {exit_status}"
-            if exit_status is not None
-            else f"replica {ordinal} failed {slot.unhealthy_checks} health checks"
-        )
+        if exit_status is None:
+            reason = f"replica {ordinal} failed {slot.unhealthy_checks} health checks"
+        elif handle.process is None:  # adopted: not our child, so its exit status is unknown
+            reason = f"replica {ordinal} (pid {handle.pid}) exited"
+        else:
+            reason = f"replica {ordinal} exited with status {exit_status}"
         detail = f"{reason}\n{tail_lines(handle.log_path, 20)}".rstrip()
         await provider.stop_replica(handle)
         slot.handle = None
@@ -293,6 +355,7 @@ class DeploymentController:
             status="ready",
             url=handle.url,
             pid=handle.pid,
+            start_ticks=handle.start_ticks,
             last_error="",
             restarted=True,
         )

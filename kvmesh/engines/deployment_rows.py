@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kvmesh.engines.provider import ReplicaSpec
+from kvmesh.engines.provider import RecordedReplica, ReplicaSpec
 from kvmesh.store.models import CatalogModel, Deployment, DeploymentEvent, Replica, utcnow
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, decrypt_secret
 
@@ -113,6 +113,7 @@ def upsert_replica(
     status: str,
     url: str | None = None,
     pid: int | None = None,
+    start_ticks: int | None = None,
     last_error: str | None = None,
     restarted: bool = False,
 ) -> None:
@@ -129,7 +130,7 @@ def upsert_replica(
         if url is not None:
             replica.url = url
         if status in ("stopped", "failed") or pid is not None:
-            replica.pid = pid
+            replica.pid, replica.pid_start_ticks = pid, start_ticks
         if last_error is not None:
             replica.last_error = last_error
         if restarted:
@@ -146,4 +147,35 @@ def mark_replicas(
         ).scalars()
         for replica in replicas:
             replica.status = status
-            replica.pid = None
+            replica.pid = replica.pid_start_ticks = None
+
+
+def load_recorded(session_factory: SessionFactory, deployment_id: str) -> list[RecordedReplica]:
+    """The replicas the store remembers for a deployment, with the url and process identity of each."""
+    with session_factory() as session:
+        replicas = session.execute(
+            select(Replica).where(Replica.deployment_id == deployment_id).order_by(Replica.ordinal)
+        ).scalars()
+        return [
+            RecordedReplica(r.ordinal, r.url or "", r.pid, r.pid_start_ticks)
+            for r in replicas
+            if r.status in ("starting", "ready")
+        ]
+
+
+def load_uncontrolled_processes(session_factory: SessionFactory) -> list[tuple[str, RecordedReplica]]:
+    """Replica processes still recorded for deployments no longer controlled (stopped, failed, deleted)."""
+    with session_factory() as session:
+        query = (
+            select(Replica)
+            .join(Deployment, Deployment.id == Replica.deployment_id)
+            .where(
+                Replica.pid.is_not(None),
+                Replica.pid_start_ticks.is_not(None),
+                (Deployment.status.not_in(CONTROLLED_STATUSES)) | Deployment.deleted_at.is_not(None),
+            )
+        )
+        return [
+            (r.deployment_id, RecordedReplica(r.ordinal, r.url or "", r.pid, r.pid_start_ticks))
+            for r in session.execute(query).scalars()
+        ]

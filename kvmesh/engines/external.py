@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kvmesh.engines.processes import EngineStartError, http_ok
-from kvmesh.engines.provider import ReplicaHandle, ReplicaSpec
+from kvmesh.engines.provider import RecordedReplica, ReplicaHandle, ReplicaSpec
 from kvmesh.engines.settings import EngineSettings
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY
 
@@ -50,6 +50,14 @@ class ExternalProvider:
 
     async def stop_replica(self, handle: ReplicaHandle) -> None:
         """Nothing to stop: kvmesh does not own an external endpoint."""
+
+    async def adopt_replica(self, spec: ReplicaSpec, recorded: RecordedReplica) -> ReplicaHandle | None:
+        """An external endpoint has no process: it is adopted when it still answers at the recorded URL."""
+        try:
+            handle = await self.start_replica(spec, recorded.ordinal)
+        except EngineStartError:
+            return None
+        return handle if handle.url == recorded.url else None
 
     async def check_health(self, handle: ReplicaHandle) -> bool:
         if await http_ok(f"{handle.url}/models", handle.headers):

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -46,31 +44,14 @@ def tail_lines(path: Path | None, count: int = 20) -> str:
     return "\n".join(data.splitlines()[-count:])
 
 
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A pre-exec hook asking Linux to SIGTERM the child when its parent dies (a crash safety net).
-
-    libc is resolved here, in the parent, so the forked child only makes one prctl call.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def launch(
-    argv: Sequence[str],
-    log_path: Path,
-    env: Mapping[str, str] | None = None,
-    *,
-    die_with_parent: bool = True,
+    argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start `argv` with stdout and stderr appended to `log_path`, in its own process group.
+    """Start `argv` in its own session with stdout and stderr appended to `log_path`.
 
-    With `die_with_parent` (engines) the child gets SIGTERM when this process dies; without it
-    (`tm local` servers) the child outlives the command that started it.
+    The child does not die with the process that launched it: an engine outlives a Control Plane
+    that crashes or restarts (the next one adopts it by pid + start time, which the store holds),
+    and a `tm local` server outlives the command that started it.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
@@ -83,7 +64,7 @@ def launch(
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             start_new_session=True,
-            preexec_fn=_die_with_parent_hook() if die_with_parent else None,
+            close_fds=True,
         )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from kvmesh.engines.process_identity import is_same_process, process_start_ticks, stop_recorded_process
 from kvmesh.engines.processes import EngineStartError, http_ok, launch, terminate, wait_until_healthy
 from kvmesh.engines.settings import EngineSettings
 
@@ -23,6 +24,7 @@ __all__ = [
     "EngineProvider",
     "EngineStartError",
     "LocalProcessProvider",
+    "RecordedReplica",
     "ReplicaHandle",
     "ReplicaSpec",
     "UnknownProviderError",
@@ -41,15 +43,30 @@ class ReplicaSpec:
     context_length: int = 8192
 
 
+@dataclass(frozen=True)
+class RecordedReplica:
+    """What the store remembers of a replica a previous Control Plane started (for adoption)."""
+
+    ordinal: int
+    url: str
+    pid: int | None = None
+    start_ticks: int | None = None
+
+
 @dataclass
 class ReplicaHandle:
-    """A started replica. `process` is set only for engines this process launched."""
+    """A started replica. `process` is set only for engines this process launched.
+
+    An adopted engine (started by an earlier Control Plane) has `pid` and `start_ticks` but no
+    `process`: it is checked and stopped by that identity, never by a bare pid.
+    """
 
     provider: str
     deployment_id: str
     ordinal: int
     url: str
     pid: int | None = None
+    start_ticks: int | None = None
     log_path: Path | None = None
     command: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict, repr=False)
@@ -60,9 +77,21 @@ class ReplicaHandle:
         """The server root (the OpenAI base without its trailing `/v1`)."""
         return self.url.removesuffix("/").removesuffix("/v1")
 
+    @property
+    def port_marker(self) -> str:
+        """A string the engine's command line holds: `--port <its port>`."""
+        return f"--port {self.root_url.rsplit(':', 1)[-1]}"
+
     def exited(self) -> int | None:
-        """The exit status if the launched process has ended, else None (always None when not launched)."""
-        return None if self.process is None else self.process.poll()
+        """The exit status once the engine process has ended, else None (None too for no process).
+
+        An adopted engine is not our child, so its status is unknown: -1 once it is gone.
+        """
+        if self.process is not None:
+            return self.process.poll()
+        if self.pid is not None and self.start_ticks is not None:
+            return None if is_same_process(self.pid, self.start_ticks, self.port_marker) else -1
+        return None
 
 
 class EngineProvider(Protocol):
@@ -74,22 +103,42 @@ class EngineProvider(Protocol):
 
     async def stop_replica(self, handle: ReplicaHandle) -> None: ...
 
+    async def adopt_replica(self, spec: ReplicaSpec, recorded: RecordedReplica) -> ReplicaHandle | None:
+        """A handle on a replica an earlier Control Plane started, if it still runs (else None)."""
+        ...
+
     async def check_health(self, handle: ReplicaHandle) -> bool: ...
 
     async def describe(self, handle: ReplicaHandle) -> dict[str, Any]: ...
 
 
-class LocalProcessProvider:
-    """Stop and health-check for providers whose replicas are processes this host launched.
+REPLICA_ENV = "KVMESH_REPLICA"
 
-    `stop_grace_s` is how long a replica gets between SIGTERM and SIGKILL.
+
+def replica_tag(deployment_id: str, ordinal: int) -> str:
+    """The value of KVMESH_REPLICA in an engine's environment: finds engines the store never recorded
+    (a Control Plane killed while they were starting)."""
+    return f"{deployment_id}/{ordinal}"
+
+
+class LocalProcessProvider:
+    """Stop, adopt and health-check for providers whose replicas are processes this host launched.
+
+    `stop_grace_s` is how long a replica gets between SIGTERM and SIGKILL. Stopping and adopting
+    go by identity (pid + start time + `--port` marker), so an engine an earlier Control Plane
+    started is handled too and a recycled pid is never signalled.
     """
 
+    name: str
+    settings: EngineSettings
     stop_grace_s = 5.0
 
     async def stop_replica(self, handle: ReplicaHandle) -> None:
-        if handle.process is not None:
-            await terminate(handle.process, grace_s=self.stop_grace_s)
+        await stop_engine_process(handle, grace_s=self.stop_grace_s)
+
+    async def adopt_replica(self, spec: ReplicaSpec, recorded: RecordedReplica) -> ReplicaHandle | None:
+        log_path = self.settings.engines_dir / spec.deployment_id / f"replica-{recorded.ordinal}.log"
+        return adopt_engine_process(self.name, spec, recorded, log_path)
 
     async def check_health(self, handle: ReplicaHandle) -> bool:
         if handle.exited() is not None:
@@ -109,7 +158,7 @@ PROVIDERS: dict[str, str] = {
 
 
 def create_provider(name: str, settings: EngineSettings) -> EngineProvider:
-    """Build the provider registered as `name`; `settings` is the Control Plane settings object."""
+    """Build the provider registered as `name`; `settings` are the engines' typed settings."""
     target = PROVIDERS.get(name)
     if target is None:
         known = ", ".join(sorted(PROVIDERS))
@@ -136,13 +185,15 @@ async def start_engine_process(
 
     Whatever goes wrong before that (EngineStartError, cancellation), the process is stopped.
     """
-    process = launch(argv, log_path, env)
+    tag = {REPLICA_ENV: replica_tag(spec.deployment_id, ordinal)}
+    process = launch(argv, log_path, {**(env or {}), **tag})
     handle = ReplicaHandle(
         provider=provider,
         deployment_id=spec.deployment_id,
         ordinal=ordinal,
         url=f"http://127.0.0.1:{port}/v1",
         pid=process.pid,
+        start_ticks=process_start_ticks(process.pid),
         log_path=log_path,
         command=argv,
         process=process,
@@ -153,3 +204,31 @@ async def start_engine_process(
         await asyncio.shield(terminate(process, grace_s=grace_s))
         raise
     return handle
+
+
+def adopt_engine_process(
+    provider: str, spec: ReplicaSpec, recorded: RecordedReplica, log_path: Path
+) -> ReplicaHandle | None:
+    """A handle on a recorded engine process that still runs with the same pid, start time and port."""
+    if recorded.pid is None or recorded.start_ticks is None or not recorded.url:
+        return None
+    handle = ReplicaHandle(
+        provider=provider,
+        deployment_id=spec.deployment_id,
+        ordinal=recorded.ordinal,
+        url=recorded.url,
+        pid=recorded.pid,
+        start_ticks=recorded.start_ticks,
+        log_path=log_path,
+    )
+    return handle if handle.exited() is None else None
+
+
+async def stop_engine_process(handle: ReplicaHandle, grace_s: float = 5.0) -> None:
+    """Stop a launched engine (its process group) or an adopted one (after checking its identity)."""
+    if handle.process is not None:
+        await terminate(handle.process, grace_s=grace_s)
+    elif handle.pid is not None and handle.start_ticks is not None:
+        await asyncio.to_thread(
+            stop_recorded_process, handle.pid, handle.start_ticks, handle.port_marker, grace_s
+        )

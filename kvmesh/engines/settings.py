@@ -7,6 +7,9 @@ type error, not a silent fallback to a default. A deployment's `engine_config` o
 threads from the core count, context = min(model context, 2048) x parallel slots.
 `kubernetes` configures the Kubernetes provider (kvmesh/engines/kubernetes/) and `controller_election`
 how several Control Planes elect the one running the controllers (kvmesh/engines/leader.py).
+`engines_outlive_controlplane`: stopping the deployment controller (and the Control Plane app
+that runs it) leaves engine replicas serving, and the next Control Plane adopts them; False stops
+them with the controller (tests that embed the app with real engines).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class EngineSettings:
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
     controller_election: ControllerElection = "auto"
     controller_election_interval_s: float = 1.0
+    engines_outlive_controlplane: bool = True
 
     @property
     def engines_dir(self) -> Path:

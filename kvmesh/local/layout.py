@@ -73,7 +73,13 @@ class LocalLayout:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on `port` now.
+
+    SO_REUSEADDR as uvicorn binds: a port whose only users are TIME_WAIT connections (left by a
+    server that crashed or just stopped) is free, and only a live listener makes it busy.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -10,13 +10,12 @@ from typing import Any
 
 from kvmesh.local import bootstrap
 from kvmesh.local.bootstrap import LocalStackError, kvmesh_command
-from kvmesh.local.layout import DEFAULT_PORTS, PARTS, SERVED_NAME, LocalLayout, choose_port
+from kvmesh.local.layout import DEFAULT_PORTS, PARTS, SERVED_NAME, LocalLayout, choose_port, port_is_free
 from kvmesh.local.progress import Progress
 from kvmesh.local.supervisor import (
     PidRecord,
     exit_status_if_ended,
     is_ours,
-    process_cmdline,
     read_pid_file,
     spawn,
     stop,
@@ -123,18 +122,11 @@ def up(layout: LocalLayout, options: UpOptions, progress: Progress) -> dict[str,
     if all(running[p] is not None for p in wanted) and _model_is_up(layout, state):
         progress.say("The local stack is already running; nothing to do.")
         return {**state, "already_running": True}
+    ports = {part: _port_for(part, options, state, running) for part in wanted}
     layout.local_dir.mkdir(parents=True, exist_ok=True)
     layout.server_dir.mkdir(parents=True, exist_ok=True)
     _ensure_engine_files(progress)
 
-    ports = {
-        part: (
-            state[part]["port"]
-            if running[part] is not None and part in state
-            else choose_port(_requested(options, part), state.get(part, {}).get("port"), DEFAULT_PORTS[part])
-        )
-        for part in wanted
-    }
     urls = {part: f"http://127.0.0.1:{port}" for part, port in ports.items()}
     gateway_url = urls.get("gateway", f"http://127.0.0.1:{DEFAULT_PORTS['gateway']}")
     for part in wanted:
@@ -186,6 +178,40 @@ def _requested(options: UpOptions, part: str) -> int | None:
     return options.controlplane_port if part == "controlplane" else options.gateway_port
 
 
+def _port_for(part: str, options: UpOptions, state: dict[str, Any], running: dict[str, Any]) -> int:
+    """The port `part` will serve on: the one asked for, or fail; never silently another.
+
+    A running part keeps its port. The Gateway must take the port a running Control Plane
+    advertises (`--gateway-base`); otherwise a remembered or default port is used when free.
+    """
+    requested = _requested(options, part)
+    remembered = state.get(part, {}).get("port")
+    flag = f"--{part}-port"
+    if running.get(part) is not None and part in state:
+        if requested and requested != remembered:
+            raise LocalStackError(
+                f"the {part} is already running on port {remembered}, not {requested}",
+                [f"Run `tm local down` first to move it to port {requested}."],
+            )
+        return int(remembered)
+    advertised = part == "gateway" and running.get("controlplane") is not None and remembered
+    if advertised and requested and requested != remembered:
+        raise LocalStackError(
+            f"the running Control Plane advertises the Gateway on port {remembered}, not {requested}",
+            [f"Run `tm local down` first to move the Gateway to port {requested}."],
+        )
+    fixed = requested or (remembered if advertised else None)
+    if fixed:
+        if not port_is_free(fixed):
+            reason = f"asked for with {flag}" if requested else "advertised by the running Control Plane"
+            raise LocalStackError(
+                f"port {fixed} for the {part} ({reason}) is in use by another process",
+                [f"Free port {fixed} (`ss -ltnp 'sport = :{fixed}'` shows who holds it) or pick another."],
+            )
+        return int(fixed)
+    return choose_port(remembered, DEFAULT_PORTS[part])
+
+
 def _ensure_engine_files(progress: Progress) -> None:
     from kvmesh.engines.llamacpp_build import build, find_llama_server
     from kvmesh.engines.model_files import find_default_model
@@ -221,30 +247,36 @@ def down(layout: LocalLayout, progress: Progress) -> list[str]:
 
 
 def _stop_orphaned_engines(layout: LocalLayout) -> None:
-    """Engines the Control Plane recorded but did not stop (e.g. it was killed): end them by pid."""
-    import os
-    import signal
+    """Engines outlive the Control Plane by design: stop the ones its store records, by pid + start time.
 
+    Their rows go to `stopped` and the deployment back to `pending`, so the next `up` starts fresh ones.
+    """
     from sqlalchemy import select
 
+    from kvmesh.engines.adoption import stop_unrecorded_engines
+    from kvmesh.engines.process_identity import stop_recorded_process
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
-    from kvmesh.store.models import Replica
+    from kvmesh.store.models import Deployment, Replica
 
     if layout.database_url.startswith("sqlite") and not (layout.server_dir / "kvmesh.db").exists():
         return
     engine = create_engine_for_url(layout.database_url)
     try:
-        with make_session_factory(engine)() as session:
-            query = select(Replica.pid).where(Replica.pid.is_not(None))
-            pids = [pid for pid in session.scalars(query) if pid]
-    except Exception:
-        return
+        with make_session_factory(engine)() as session, session.begin():
+            for replica in session.scalars(select(Replica).where(Replica.pid.is_not(None))):
+                if replica.pid and replica.pid_start_ticks is not None:
+                    port = replica.url.removesuffix("/v1").rsplit(":", 1)[-1]
+                    stop_recorded_process(replica.pid, replica.pid_start_ticks, f"--port {port}")
+                replica.status, replica.pid, replica.pid_start_ticks = "stopped", None, None
+                deployment = session.get(Deployment, replica.deployment_id)
+                if deployment is not None and deployment.status in ("starting", "ready"):
+                    deployment.status = "pending"
+            for deployment_id in session.scalars(select(Deployment.id)):
+                stop_unrecorded_engines(deployment_id, set())  # killed Control Plane, engine starting
+    except Exception as exc:  # one clear line instead of a traceback from deep in SQLAlchemy
+        raise LocalStackError(f"could not stop the engines recorded in {layout.database_url}: {exc}") from exc
     finally:
         engine.dispose()
-    for pid in pids:
-        if "llama-server" in (process_cmdline(pid) or ""):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGTERM)
 
 
 def deployment_summary(layout: LocalLayout) -> dict[str, str] | None:

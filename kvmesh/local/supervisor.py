@@ -11,6 +11,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kvmesh.engines.process_identity import process_cmdline, process_exists, process_start_ticks
+
+__all__ = [
+    "PidRecord",
+    "exit_status_if_ended",
+    "is_ours",
+    "process_cmdline",
+    "process_start_ticks",
+    "read_pid_file",
+    "spawn",
+    "stop",
+]
+
 
 @dataclass(frozen=True)
 class PidRecord:
@@ -27,35 +40,8 @@ class PidRecord:
         return json.dumps({"pid": self.pid, "start_ticks": self.start_ticks, "marker": self.marker}) + "\n"
 
 
-def process_start_ticks(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (start time in clock ticks), or None where /proc is unavailable."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return int(fields[19]) if len(fields) > 19 else None
-
-
-def process_cmdline(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return None
-
-
 def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    state = Path(f"/proc/{pid}/stat")
-    with contextlib.suppress(OSError):
-        if state.read_text().rsplit(")", 1)[-1].split()[0] == "Z":
-            return False
-    return True
+    return process_exists(pid)
 
 
 def is_ours(record: PidRecord) -> bool:
@@ -82,7 +68,7 @@ def spawn(
     """Start `argv` detached (own session, survives this CLI), log to `log_path`, write `pid_path`."""
     from kvmesh.engines.processes import launch
 
-    process = launch(argv, log_path, env, die_with_parent=False)
+    process = launch(argv, log_path, env)
     record = PidRecord(process.pid, process_start_ticks(process.pid), marker)
     pid_path.write_text(record.to_json())
     return record

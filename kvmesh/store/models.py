@@ -164,6 +164,8 @@ class Replica(Base):
         String(20), default="pending"
     )  # pending|starting|ready|failed|stopped
     pid: Mapped[int | None] = mapped_column(Integer)
+    # the engine's start time (/proc/<pid>/stat field 22): pid + this identify it across restarts
+    pid_start_ticks: Mapped[int | None] = mapped_column(BigInteger)
     restarts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -51,6 +51,7 @@ def settings(tmp_path: Path) -> EngineSettings:
         engine_start_timeout_s=60.0,
         llama_parallel=2,
         llama_threads=1,
+        engines_outlive_controlplane=False,
     )
 
 

@@ -29,8 +29,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    port = int(sys.argv[1])
-    if len(sys.argv) > 2 and sys.argv[2] == "--crash":
+    """Usage: standin_engine.py [--port] PORT [--crash]; `--port N` as real engines write it."""
+    args = [a for a in sys.argv[1:] if a != "--port"]
+    port = int(args[0])
+    if "--crash" in args:
         sys.stderr.write("standin: model file is corrupt, giving up\n")
         sys.exit(3)
     sys.stderr.write(f"standin: listening on {port}\n")

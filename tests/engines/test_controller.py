@@ -15,8 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kvmesh.engines.controller import DeploymentController
+from kvmesh.engines.process_identity import process_start_ticks
 from kvmesh.engines.processes import free_port, http_ok, launch, tail_lines, terminate, wait_until_healthy
-from kvmesh.engines.provider import ReplicaHandle, ReplicaSpec
+from kvmesh.engines.provider import (
+    RecordedReplica,
+    ReplicaHandle,
+    ReplicaSpec,
+    adopt_engine_process,
+    stop_engine_process,
+)
 from kvmesh.engines.settings import EngineSettings
 from kvmesh.store.models import Deployment, DeploymentEvent, Replica
 
@@ -33,13 +40,14 @@ class StandinProvider:
 
     async def start_replica(self, spec: ReplicaSpec, ordinal: int) -> ReplicaHandle:
         port = free_port()
-        argv = [sys.executable, str(STANDIN), str(port)]
+        argv = [sys.executable, str(STANDIN), "--port", str(port)]
         if spec.engine_config.get("crash"):
             argv.append("--crash")
         log_path = self.log_dir / spec.deployment_id / f"replica-{ordinal}.log"
         process = launch(argv, log_path)
         handle = ReplicaHandle(self.name, spec.deployment_id, ordinal, f"http://127.0.0.1:{port}/v1")
         handle.pid, handle.process, handle.log_path = process.pid, process, log_path
+        handle.start_ticks = process_start_ticks(process.pid)
         try:
             await wait_until_healthy(f"{handle.root_url}/health", process, log_path, 20)
         except BaseException:
@@ -48,8 +56,10 @@ class StandinProvider:
         return handle
 
     async def stop_replica(self, handle: ReplicaHandle) -> None:
-        assert handle.process is not None
-        await terminate(handle.process)
+        await stop_engine_process(handle)
+
+    async def adopt_replica(self, spec: ReplicaSpec, recorded: RecordedReplica) -> ReplicaHandle | None:
+        return adopt_engine_process(self.name, spec, recorded, self.log_dir / "adopted.log")
 
     async def check_health(self, handle: ReplicaHandle) -> bool:
         return handle.exited() is None and await http_ok(f"{handle.root_url}/health")
@@ -162,7 +172,8 @@ async def test_killed_replica_is_restarted_and_counted(
         await wait_until(lambda: replicas_of(session_factory, deployment_id)[0].restarts == 1)
         replica = replicas_of(session_factory, deployment_id)[0]
         assert replica.status == "ready" and replica.pid not in (None, first_pid)
-        assert status_of(session_factory, deployment_id) == "ready"
+        # the deployment row follows the replica row in a second write
+        await wait_until(lambda: status_of(session_factory, deployment_id) == "ready")
         events = events_of(session_factory, deployment_id)
         assert "REPLICA_FAILED" in events and "REPLICA_RESTARTED" in events
     finally:

@@ -60,6 +60,7 @@ def controlplane(tmp_path: Path) -> Iterator[RunningControlPlane]:
             engine_restart_backoff_s=0.2,
             llama_parallel=2,
             llama_threads=1,
+            engines_outlive_controlplane=False,
         ),
     )
     upgrade_database(database_url)

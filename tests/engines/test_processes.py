@@ -1,4 +1,4 @@
-"""Engine child processes: log tails, and no orphan engine when the Control Plane process is killed."""
+"""Engine processes: log tails, engines that outlive a killed Control Plane, stopping by identity."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
+from kvmesh.engines.process_identity import (
+    is_same_process,
+    process_cmdline,
+    process_exists,
+    process_start_ticks,
+    stop_recorded_process,
+)
 from kvmesh.engines.processes import tail_lines
-from kvmesh.local.supervisor import process_cmdline
 
 STANDIN = Path(__file__).with_name("standin_engine.py")
 
@@ -33,8 +37,8 @@ def test_tail_lines_returns_the_last_lines_or_nothing(tmp_path: Path) -> None:
     assert tail_lines(tmp_path / "missing.log") == ""
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
-def test_engine_dies_with_a_killed_parent(tmp_path: Path) -> None:
+def test_engine_outlives_a_killed_parent_in_its_own_session(tmp_path: Path) -> None:
+    """A SIGKILLed Control Plane must not take inference down with it (the next one adopts the engine)."""
     parent = subprocess.Popen(
         [sys.executable, "-c", LAUNCHER, str(STANDIN), str(tmp_path / "engine.log")],
         stdout=subprocess.PIPE,
@@ -42,10 +46,28 @@ def test_engine_dies_with_a_killed_parent(tmp_path: Path) -> None:
     )
     assert parent.stdout is not None
     engine_pid = int(parent.stdout.readline())
-    assert "standin_engine" in (process_cmdline(engine_pid) or "")
+    ticks = process_start_ticks(engine_pid)
+    assert ticks is not None and "standin_engine" in (process_cmdline(engine_pid) or "")
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
-    deadline = time.monotonic() + 10
-    while "standin_engine" in (process_cmdline(engine_pid) or ""):  # a zombie has an empty cmdline
-        assert time.monotonic() < deadline, "engine outlived its parent"
-        time.sleep(0.05)
+    try:
+        time.sleep(1.0)
+        assert is_same_process(engine_pid, ticks, "standin_engine"), "engine died with its parent"
+        assert os.getsid(engine_pid) == engine_pid, "engine does not lead its own session"
+    finally:
+        assert stop_recorded_process(engine_pid, ticks, "standin_engine")
+    assert not process_exists(engine_pid)
+
+
+def test_stopping_a_recorded_process_checks_its_start_time_first(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ticks = process_start_ticks(sleeper.pid)
+        assert ticks is not None
+        assert not stop_recorded_process(sleeper.pid, ticks + 1)
+        assert sleeper.poll() is None
+        assert stop_recorded_process(sleeper.pid, ticks, "time.sleep(60)")
+        assert not process_exists(sleeper.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
