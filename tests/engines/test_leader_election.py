@@ -1,9 +1,9 @@
 """Two real Control Plane processes on the real PostgreSQL: one runs the deployment controller.
 
 The deployment is the embedded llama.cpp engine with the shipped SmolLM2 model. The test samples the
-machine's processes throughout: at no moment do two live Control Planes each run a llama-server for
-the deployment, and after the leader is SIGKILLed the standby takes over (and starts the replica)
-within 15 s.
+machine's processes throughout: at no moment do two llama-servers run for the deployment. The leader
+starts it; after the leader is SIGKILLed the standby takes over within 15 s and adopts the engine the
+dead leader left serving (engines outlive their Control Plane) instead of starting a second one.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from kvmesh.engines.processes import free_port
 from kvmesh.store.engine import create_engine_for_url, make_session_factory
 from kvmesh.store.migrate import upgrade_database
-from kvmesh.store.models import CatalogModel, Deployment, Replica, User
+from kvmesh.store.models import CatalogModel, Deployment, DeploymentEvent, Replica, User
 
 pytestmark = [pytest.mark.postgres, pytest.mark.engine, pytest.mark.timeout(240)]
 KVMESH = str(Path(sys.executable).with_name("kvmesh"))
@@ -83,6 +83,23 @@ def insert_deployment(database_url: str, served_name: str) -> str:
     return deployment_id
 
 
+def adopted(database_url: str, deployment_id: str) -> bool:
+    engine = create_engine_for_url(database_url)
+    try:
+        with Session(engine) as session:
+            return (
+                session.scalars(
+                    select(DeploymentEvent).where(
+                        DeploymentEvent.deployment_id == deployment_id,
+                        DeploymentEvent.event_type == "ADOPTED",
+                    )
+                ).first()
+                is not None
+            )
+    finally:
+        engine.dispose()
+
+
 def ready_replica_pid(database_url: str, deployment_id: str) -> int | None:
     engine = create_engine_for_url(database_url)
     try:
@@ -109,11 +126,11 @@ def test_one_leader_runs_the_controller_and_the_standby_takes_over_within_15s(
     overlaps: list[list[int]] = []
 
     def sample() -> list[int]:
-        live = {pid for pid, (proc, _) in processes.items() if proc.poll() is None}
-        parents = [parent for _, parent in engine_processes(served_name) if parent in live]
-        if len(parents) > 1:
-            overlaps.append(parents)
-        return parents
+        """The engine processes serving the deployment, whoever their parent (they outlive it)."""
+        pids = [pid for pid, _ in engine_processes(served_name)]
+        if len(pids) > 1:
+            overlaps.append(pids)
+        return pids
 
     try:
         deadline = time.monotonic() + 90
@@ -123,23 +140,28 @@ def test_one_leader_runs_the_controller_and_the_standby_takes_over_within_15s(
         roles = {pid: role(url) for pid, (_, url) in processes.items()}
         assert sorted(roles.values()) == ["leader", "standby"]
         leader = next(pid for pid, r in roles.items() if r == "leader")
-        assert sample() == [leader]
+        [(engine_pid, parent)] = engine_processes(served_name)
+        assert parent == leader  # the leader started it
         for _ in range(10):  # the standby keeps its hands off for a while
-            assert sample() == [leader]
+            assert sample() == [engine_pid]
             time.sleep(0.2)
 
         processes[leader][0].send_signal(signal.SIGKILL)
         processes[leader][0].wait()
         killed_at = time.monotonic()
-        standby_pid, (_, standby_url) = next((p, v) for p, v in processes.items() if p != leader)
+        standby_url = next(url for pid, (_, url) in processes.items() if pid != leader)
         while role(standby_url) != "leader":
             sample()
             assert time.monotonic() - killed_at < 15, "the standby did not take over within 15 s"
             time.sleep(0.1)
         took_over_s = time.monotonic() - killed_at
-        while sample() != [standby_pid]:
-            assert time.monotonic() - killed_at < 90, "the new leader did not start the replica"
+        # The engine outlived the killed leader; the new leader adopts it instead of starting another.
+        while not adopted(database_url, deployment_id):
+            assert sample() == [engine_pid], "the engine was stopped or started twice"
+            assert time.monotonic() - killed_at < 90, "the new leader did not adopt the replica"
             time.sleep(0.2)
+        assert sample() == [engine_pid]
+        assert ready_replica_pid(database_url, deployment_id) == engine_pid
         print(f"takeover after {took_over_s:.1f}s")
         assert overlaps == []
     finally:
