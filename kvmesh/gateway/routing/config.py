@@ -1,0 +1,40 @@
+"""Routing knobs shared by the policies: load-guard margin, prefix block size, memory caps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingConfig:
+    """Tunables for `prefix_aware` and `session_affinity` (the plain policies ignore them).
+
+    `load_margin`: the preferred replica keeps a request unless it has more than this many more
+    requests in flight than the least-loaded replica. `block_chars`: prefix block size in characters
+    of the rendered prompt (~4 characters per token). `min_match_blocks`: shorter matches count as
+    no match. `index_blocks` / `sessions`: memory caps (LRU entries) for the prefix index and the
+    session table. `miss_decay`: confidence multiplier when an engine reports fewer cached tokens
+    than predicted; entries under `min_confidence` stop attracting traffic.
+    """
+
+    load_margin: int = 2
+    block_chars: int = 256
+    min_match_blocks: int = 2
+    index_blocks: int = 200_000
+    sessions: int = 100_000
+    miss_decay: float = 0.5
+    min_confidence: float = 0.5
+
+    def __post_init__(self) -> None:
+        checks = {
+            "load_margin": self.load_margin >= 0,
+            "block_chars": self.block_chars >= 16,
+            "min_match_blocks": self.min_match_blocks >= 1,
+            "index_blocks": self.index_blocks >= 1,
+            "sessions": self.sessions >= 1,
+            "miss_decay": 0.0 < self.miss_decay < 1.0,
+            "min_confidence": 0.0 < self.min_confidence <= 1.0,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise ValueError(f"invalid routing setting {key}={getattr(self, key)!r}")
