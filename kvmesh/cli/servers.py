@@ -321,7 +321,12 @@ def gateway_serve(
       kvmesh gateway serve --host 0.0.0.0 --port 8081 --workers 4
     """
     from kvmesh.gateway.server import serve as serve_gateway
+    from kvmesh.gateway.server import settings_for
 
     url, directory = resolve_server_paths(database_url, data_dir)
     configure_logging(log_level)
+    try:
+        settings_for(url, directory)  # routing settings from the environment: fail with one clear line
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     serve_gateway(host=host, port=port, database_url=url, workers=workers, data_dir=directory)

@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 
 from kvmesh.gateway.app import GatewayApp, create_app
+from kvmesh.gateway.routing import POLICIES, POLICY_NAMES, RoutingConfig
 from kvmesh.gateway.settings import GatewaySettings
 
 DATABASE_URL_ENV = "KVMESH_GATEWAY_DATABASE_URL"
 DATA_DIR_ENV = "KVMESH_GATEWAY_DATA_DIR"
+ROUTING_POLICY_ENV = "KVMESH_GATEWAY_ROUTING_POLICY"  # the default for deployments that choose none
 
 
 def settings_for(database_url: str | None, data_dir: Path | None) -> GatewaySettings:
@@ -18,9 +20,17 @@ def settings_for(database_url: str | None, data_dir: Path | None) -> GatewaySett
     from kvmesh.store.secrets import load_server_secret
 
     directory = data_dir if data_dir is not None else default_data_dir()
+    default_policy = os.environ.get(ROUTING_POLICY_ENV, "").strip() or "least_outstanding"
+    if default_policy not in POLICIES:
+        raise ValueError(
+            f"{ROUTING_POLICY_ENV}={default_policy!r} is not a routing policy; "
+            f"choose one of: {', '.join(POLICY_NAMES)}"
+        )
     return GatewaySettings(
         database_url=database_url or default_database_url(),
         server_secret=load_server_secret(directory / "server-secret"),
+        routing_policy=default_policy,
+        routing=RoutingConfig.from_env(os.environ),
     )
 
 

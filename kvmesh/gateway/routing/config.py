@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+ENV_PREFIX = "KVMESH_GATEWAY_ROUTING_"
+
+
+class RoutingSettingError(ValueError):
+    """One routing setting is out of range; `key` names it."""
+
+    def __init__(self, key: str, value: object) -> None:
+        super().__init__(f"invalid routing setting {key}={value!r}")
+        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,4 +48,24 @@ class RoutingConfig:
         }
         for key, ok in checks.items():
             if not ok:
-                raise ValueError(f"invalid routing setting {key}={getattr(self, key)!r}")
+                raise RoutingSettingError(key, getattr(self, key))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RoutingConfig:
+        """Defaults overridden by `KVMESH_GATEWAY_ROUTING_<FIELD>` variables (e.g. ..._LOAD_MARGIN=3)."""
+        values: dict[str, int | float] = {}
+        for spec in fields(cls):
+            name = ENV_PREFIX + spec.name.upper()
+            raw = env.get(name, "").strip()
+            if not raw:
+                continue
+            kind = float if spec.type in ("float", float) else int
+            try:
+                values[spec.name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        except RoutingSettingError as exc:
+            name = ENV_PREFIX + exc.key.upper()
+            raise ValueError(f"{name}={env.get(name, '')!r} is out of range") from None
