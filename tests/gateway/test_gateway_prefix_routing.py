@@ -111,10 +111,10 @@ def test_with_the_owner_busy_beyond_the_margin_the_turn_spills_to_the_other_repl
     started.wait(timeout=60)  # both long answers are streaming from the owner (same prefix)
     before = served_prompt_tokens(gateway)
     ask(client, second_turn(first.choices[0].message.content or ""))
-    spilled_to = served_by(gateway, before)
+    after = served_prompt_tokens(gateway)  # a busy answer may finish meanwhile: it counts for the owner
     for thread in busy:
         thread.join(timeout=120)
-    assert spilled_to != owner
+    assert any(replica != owner and value > before.get(replica, 0.0) for replica, value in after.items())
     metrics = httpx.get(gateway.base_url + "/metrics").text
     labels = f'deployment="{ids["deployment"]}",policy="prefix_aware",reason="load_guard"'
     assert f"kvmesh_gateway_routing_fallbacks_total{{{labels}}} 1.0" in metrics
