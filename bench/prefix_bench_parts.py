@@ -27,13 +27,14 @@ def shipped_gguf() -> Path:
 class EngineReplicas:
     """`count` llama-server processes on ports fixed at construction; `restart` empties their caches."""
 
-    def __init__(self, count: int, threads: int, parallel: int, logs: Path) -> None:
+    def __init__(self, count: int, threads: int, parallel: int, logs: Path, cache_ram_mib: int = 0) -> None:
         binary = find_llama_server()
         if binary is None:
             raise SystemExit("llama-server is not built: run `make llama-server` first")
         self._binary = binary
         self._model = shipped_gguf()
         self._threads, self._parallel, self._logs = threads, parallel, logs
+        self._cache_ram = cache_ram_mib
         self.ports = [free_port() for _ in range(count)]
         self.origins = [f"http://127.0.0.1:{port}" for port in self.ports]
         self._procs: list[subprocess.Popen[bytes]] = []
@@ -45,6 +46,7 @@ class EngineReplicas:
             args = [str(self._binary), "-m", str(self._model), "--host", "127.0.0.1", "--port", str(port)]
             args += ["-c", str(2048 * self._parallel), "--parallel", str(self._parallel)]
             args += ["-t", str(self._threads), "--metrics", "--cache-reuse", "256"]
+            args += ["--cache-ram", str(self._cache_ram)]
             self._procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT))
         for proc, origin in zip(self._procs, self.origins, strict=True):
             wait_http(origin + "/health", proc, timeout=120)

@@ -6,9 +6,13 @@ llama-server replicas (1 thread each) and the same seeded multi-turn workload, i
 
 Before each policy both replicas are restarted on the same ports, so every policy starts from cold
 engine caches and gets identical traffic: `--conversations` concurrent conversations (starts
-staggered by --stagger s), each `--turns` user turns, sharing `--system-prompts` long system
-prompts; greedy decoding with `ignore_eos`, so every answer is exactly --max-tokens tokens and the
-conversations replay identically. Reported per policy: TTFT p50/p90 (all requests and follow-up
+staggered by --stagger s), each `--turns` user turns, sharing `--system-prompts` system prompts;
+each conversation's first message carries its own document (`--document-words`), as in "chat
+with a document" or a RAG session; greedy decoding with `ignore_eos`, so every answer is exactly
+--max-tokens tokens and the conversations replay identically. Each replica's cache holds
+`--parallel` conversations (its slots; llama-server's host-RAM prompt cache is off unless
+--cache-ram is set): with more conversations than one replica can hold, routing decides whether a
+follow-up finds its prefix. Reported per policy: TTFT p50/p90 (all requests and follow-up
 turns), completion tokens/s over the policy's wall time, cached-token ratio (engine-reported
 `cached_tokens` / prompt tokens) and each replica's share of requests (its generated tokens /
 max-tokens, from llama-server's /metrics). vllm-router runs from its own venv under ~/.cache/kvmesh.
@@ -77,13 +81,15 @@ def workload(args: argparse.Namespace) -> tuple[list[str], list[list[str]]]:
         + " ".join(rng.choice(WORDS) for _ in range(args.system_words))
         for i in range(args.system_prompts)
     ]
-    users = [
-        [
+    users = []
+    for _ in range(args.conversations):
+        document = " ".join(rng.choice(WORDS) for _ in range(args.document_words))
+        questions = [
             f"Question {t + 1}: " + " ".join(rng.choice(WORDS) for _ in range(args.user_words)) + "?"
             for t in range(args.turns)
         ]
-        for _ in range(args.conversations)
-    ]
+        questions[0] = f"Here is my document:\n{document}\n\n{questions[0]}"
+        users.append(questions)
     return systems, users
 
 
@@ -293,7 +299,9 @@ def check_targets(rows: list[dict[str, Any]]) -> None:
 
 
 async def run_all(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
-    replicas = EngineReplicas(2, threads=args.threads, parallel=args.parallel, logs=workdir)
+    replicas = EngineReplicas(
+        2, threads=args.threads, parallel=args.parallel, logs=workdir, cache_ram_mib=args.cache_ram
+    )
     names = [p for p in GATEWAY_POLICIES if p not in args.skip] + (
         [] if "vllm-router" in args.skip else ["vllm-router cache_aware"]
     )
@@ -330,17 +338,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--conversations", type=int, default=6)
-    parser.add_argument("--turns", type=int, default=4)
-    parser.add_argument("--system-prompts", type=int, default=2)
+    parser.add_argument("--conversations", type=int, default=4)
+    parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--system-prompts", type=int, default=3)
     parser.add_argument(
-        "--system-words", type=int, default=380, help="words per system prompt (~1.3 tokens each)"
+        "--document-words", type=int, default=300, help="words of each conversation's document"
+    )
+    parser.add_argument(
+        "--system-words", type=int, default=120, help="words per system prompt (~1.3 tokens each)"
     )
     parser.add_argument("--user-words", type=int, default=14)
     parser.add_argument("--max-tokens", type=int, default=12)
     parser.add_argument("--stagger", type=float, default=1.5, help="seconds between conversation starts")
     parser.add_argument("--threads", type=int, default=1, help="threads per llama-server replica")
-    parser.add_argument("--parallel", type=int, default=4, help="slots per llama-server replica")
+    parser.add_argument("--parallel", type=int, default=2, help="slots per llama-server replica")
+    parser.add_argument("--cache-ram", type=int, default=0, help="llama-server --cache-ram MiB (0: off)")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--request-timeout", type=float, default=240.0)
     parser.add_argument("--skip", default="", help="comma-separated policies to skip (e.g. vllm-router)")
@@ -352,8 +364,9 @@ def main() -> None:
         rows = asyncio.run(run_all(args, Path(tmp)))
     print(
         f"\nprefix_routing: {args.conversations} conversations x {args.turns} turns, "
-        f"{args.system_prompts} system prompts of {args.system_words} words, max_tokens {args.max_tokens}, "
-        f"2 llama-server replicas x {args.threads} thread(s), {args.parallel} slots; "
+        f"{args.system_prompts} system prompts of {args.system_words} words, documents of "
+        f"{args.document_words} words, max_tokens {args.max_tokens}, 2 llama-server replicas x "
+        f"{args.threads} thread(s), {args.parallel} slots, --cache-ram {args.cache_ram}; "
         f"total {time.perf_counter() - started:.0f} s; machine load {os.getloadavg()[0]:.1f}\n"
     )
     print_table(rows)

@@ -22,15 +22,18 @@ class RoutingConfig:
 
     `load_margin`: the preferred replica keeps a request unless it has more than this many more
     requests in flight than the least-loaded replica. `block_chars`: prefix block size in characters
-    of the rendered prompt (~4 characters per token). `min_match_blocks`: shorter matches count as
-    no match. `index_blocks` / `sessions`: memory caps (LRU entries) for the prefix index and the
-    session table. `miss_decay`: confidence multiplier when an engine reports fewer cached tokens
+    of the rendered prompt (~4 characters per token). `min_match_blocks` / `min_match_ratio`: a
+    match shorter than this many blocks, or than this share of the prompt's blocks, counts as no
+    match (most of the prompt must be computed anyway, so balance matters more than affinity).
+    `index_blocks` / `sessions`: memory caps (LRU entries) for the prefix index and the session
+    table. `miss_decay`: confidence multiplier when an engine reports fewer cached tokens
     than predicted; entries under `min_confidence` stop attracting traffic.
     """
 
     load_margin: int = 2
     block_chars: int = 256
     min_match_blocks: int = 2
+    min_match_ratio: float = 0.3
     index_blocks: int = 200_000
     sessions: int = 100_000
     miss_decay: float = 0.5
@@ -41,6 +44,7 @@ class RoutingConfig:
             "load_margin": self.load_margin >= 0,
             "block_chars": self.block_chars >= 16,
             "min_match_blocks": self.min_match_blocks >= 1,
+            "min_match_ratio": 0.0 <= self.min_match_ratio <= 1.0,
             "index_blocks": self.index_blocks >= 1,
             "sessions": self.sessions >= 1,
             "miss_decay": 0.0 < self.miss_decay < 1.0,

@@ -2,9 +2,9 @@
 
 The best-matching replica wins unless it has more than `load_margin` requests in flight beyond the
 least-loaded one; then the least-loaded one takes the request and is recorded as holding the prefix
-too. No match, or one shorter than `min_match_blocks`, falls back to least-outstanding with rotating
-ties. Each answer's `cached_tokens` confirms the prediction or weakens it, so an engine that does not
-keep what we think it keeps stops attracting traffic.
+too. No match, or one shorter than `min_match_blocks` or than `min_match_ratio` of the prompt, falls
+back to least-outstanding with rotating ties. Each answer's `cached_tokens` confirms the prediction
+or weakens it, so an engine that does not keep what we think it keeps stops attracting traffic.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class PrefixAwarePolicy:
                 if reported is not None:
                     matched[replica.id] = reported
         longest = max((matched.get(replica.id, 0) for replica in replicas), default=0)
-        if longest < self._config.min_match_blocks:
+        needed = max(self._config.min_match_blocks, self._config.min_match_ratio * len(blocks))
+        if longest < needed:
             chosen = self._rotation.least_loaded(deployment, replicas)
             reason = "no_match" if longest == 0 else "short_match"
         else:

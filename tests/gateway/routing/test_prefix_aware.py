@@ -186,3 +186,16 @@ def test_each_turn_renders_as_a_prefix_of_the_next() -> None:
     assert second.startswith(first)
     first_blocks = block_hashes(first, 16)
     assert block_hashes(second, 16)[: len(first_blocks)] == first_blocks
+
+
+def test_a_match_covering_a_small_share_of_a_long_prompt_counts_as_short() -> None:
+    config = RoutingConfig(block_chars=16, min_match_blocks=2, min_match_ratio=0.5)
+    policy = PrefixAwarePolicy(config)
+    a, b = Candidate("a", outstanding=1), Candidate("b")
+    shared = "A shared system prompt of 48 characters, exactly"
+    policy.index.record("dep", request({"prompt": shared}, config).prefix_blocks, "a")
+    long_prompt = request({"prompt": shared + " then a long unique document" * 8}, config)
+    choice = policy.choose(long_prompt, [a, b])
+    assert choice.reason == "short_match" and choice.replica is b
+    short_prompt = request({"prompt": shared + " and a question?"}, config)
+    assert policy.choose(short_prompt, [a, b]).reason == "match"
