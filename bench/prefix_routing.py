@@ -2,20 +2,25 @@
 prefix_aware (the Gateway), and the Rust `vllm-router --policy cache_aware`, on the same two real
 llama-server replicas (1 thread each) and the same seeded multi-turn workload, in one run.
 
-    .venv/bin/python bench/prefix_routing.py [--conversations 6] [--turns 4] [--json out.json]
+    .venv/bin/python bench/prefix_routing.py [--conversations 4] [--turns 11] [--json out.json]
 
 Before each policy both replicas are restarted on the same ports, so every policy starts from cold
 engine caches and gets identical traffic: `--conversations` concurrent conversations (starts
 staggered by --stagger s), each `--turns` user turns, sharing `--system-prompts` system prompts;
 each conversation's first message carries its own document (`--document-words`), as in "chat
 with a document" or a RAG session; greedy decoding with `ignore_eos`, so every answer is exactly
---max-tokens tokens and the conversations replay identically. Each replica's cache holds
-`--parallel` conversations (its slots; llama-server's host-RAM prompt cache is off unless
---cache-ram is set): with more conversations than one replica can hold, routing decides whether a
-follow-up finds its prefix. Reported per policy: TTFT p50/p90 (all requests and follow-up
-turns), completion tokens/s over the policy's wall time, cached-token ratio (engine-reported
-`cached_tokens` / prompt tokens) and each replica's share of requests (its generated tokens /
-max-tokens, from llama-server's /metrics). vllm-router runs from its own venv under ~/.cache/kvmesh.
+--max-tokens tokens and the conversations replay identically. Between turns each user "thinks"
+for a seeded 0.5x-1.5x --think seconds, so turns of different conversations interleave as they
+would with real users (without it, a closed loop makes least-outstanding accidentally sticky).
+
+Each replica's cache holds `--parallel` conversations (its slots; llama-server's host-RAM prompt
+cache is off unless --cache-ram is set): with more conversations than one replica can hold,
+routing decides whether a follow-up finds its prefix.
+
+Reported per policy: TTFT p50/p90 (all requests, and follow-up turns only), completion tokens/s
+over the policy's wall time, cached-token ratio (engine-reported `cached_tokens` / prompt
+tokens) and each replica's share of requests (its generated tokens / max-tokens, from
+llama-server's /metrics). vllm-router runs from its own venv under ~/.cache/kvmesh.
 """
 
 from __future__ import annotations
@@ -130,9 +135,12 @@ async def conversation(
     run: PolicyRun,
 ) -> None:
     url, headers, model = target
+    pauses = random.Random(args.seed * 1000 + index)
     await asyncio.sleep(index * args.stagger)
     messages: list[dict[str, str]] = [{"role": "system", "content": system}]
     for turn, question in enumerate(questions):
+        if turn:
+            await asyncio.sleep(args.think * pauses.uniform(0.5, 1.5))
         messages.append({"role": "user", "content": question})
         body = {
             "model": model,
@@ -339,17 +347,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--conversations", type=int, default=4)
-    parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--turns", type=int, default=11)
     parser.add_argument("--system-prompts", type=int, default=3)
     parser.add_argument(
-        "--document-words", type=int, default=300, help="words of each conversation's document"
+        "--document-words", type=int, default=150, help="words of each conversation's document"
     )
     parser.add_argument(
-        "--system-words", type=int, default=120, help="words per system prompt (~1.3 tokens each)"
+        "--system-words", type=int, default=60, help="words per system prompt (~1.3 tokens each)"
     )
     parser.add_argument("--user-words", type=int, default=14)
     parser.add_argument("--max-tokens", type=int, default=12)
     parser.add_argument("--stagger", type=float, default=1.5, help="seconds between conversation starts")
+    parser.add_argument("--think", type=float, default=3.0, help="mean seconds a user pauses between turns")
     parser.add_argument("--threads", type=int, default=1, help="threads per llama-server replica")
     parser.add_argument("--parallel", type=int, default=2, help="slots per llama-server replica")
     parser.add_argument("--cache-ram", type=int, default=0, help="llama-server --cache-ram MiB (0: off)")
@@ -366,7 +375,8 @@ def main() -> None:
         f"\nprefix_routing: {args.conversations} conversations x {args.turns} turns, "
         f"{args.system_prompts} system prompts of {args.system_words} words, documents of "
         f"{args.document_words} words, max_tokens {args.max_tokens}, 2 llama-server replicas x "
-        f"{args.threads} thread(s), {args.parallel} slots, --cache-ram {args.cache_ram}; "
+        f"{args.threads} thread(s), {args.parallel} slots, --cache-ram {args.cache_ram}, think "
+        f"{args.think} s; "
         f"total {time.perf_counter() - started:.0f} s; machine load {os.getloadavg()[0]:.1f}\n"
     )
     print_table(rows)
