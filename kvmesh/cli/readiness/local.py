@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kvmesh.client._config import Settings
-from kvmesh.client._redact import redact_secret
+from kvmesh.client import Settings, redact_secret
 
 INVALID_USER_ID = "Invalid gateway user id. `X-User-Id` must be a UUID."
 HELLO_JSON = '\'[{"role":"user","content":"Say hello."}]\''
@@ -59,7 +58,7 @@ class GatewayState:
 
 
 def inspect_token(path: Path) -> TokenState:
-    from kvmesh.client._tokens import TokenFileError, read_token_file
+    from kvmesh.client import TokenFileError, read_token_file
 
     if not path.exists():
         return TokenState(str(path), False, False, None)
@@ -97,6 +96,54 @@ def inspect_gateway(
         user_id_derived=user is None and token.ready,
         model_id_present=bool(_clean(model) or _clean(settings.gateway_model_id)),
     )
+
+
+@dataclass(frozen=True)
+class LocalReadiness:
+    """The token and Gateway settings as found on disk: what every status screen starts from."""
+
+    token: TokenState
+    gateway: GatewayState
+
+    @property
+    def gateway_ready(self) -> bool:
+        return self.gateway.api_key_present and self.gateway.user_id_ready
+
+    @property
+    def overall(self) -> bool:
+        return self.token.ready and self.gateway_ready
+
+    def ready_data(self) -> dict[str, bool]:
+        """The `ready` object of `auth status` / `doctor` JSON."""
+        return {"control_plane": self.token.ready, "gateway": self.gateway_ready, "overall": self.overall}
+
+    def state_warnings(self, *, user_id: bool = True) -> list[str]:
+        """An unreadable auth.json, then (with `user_id`) an invalid gateway user id."""
+        warnings = [f"control_plane_auth_json invalid ({self.token.error})"] if self.token.error else []
+        if user_id and self.gateway.user_id_error:
+            warnings.append(self.gateway.user_id_error)
+        return warnings
+
+    def missing_items(self) -> list[str]:
+        """What blocks the next request, each with the command that fixes it (empty when ready)."""
+        if self.overall:
+            return []
+        items = (
+            [] if self.token.access_token_present else ["control_plane_access_token (run `tm auth login`)"]
+        )
+        gateway = self.gateway
+        if not gateway.api_key_present:
+            items.append("gateway_api_key (set in config/runtime or run `tm init --sync`)")
+        if not gateway.user_id_present and not gateway.user_id_derived:
+            items.append("gateway_user_id (set in config/runtime or run `tm init --sync`)")
+        elif not gateway.user_id_valid:
+            items.append("gateway_user_id invalid (set a UUID in config/runtime or rerun `tm init --sync`)")
+        return items
+
+
+def inspect_local(settings: Settings) -> LocalReadiness:
+    token = inspect_token(settings.auth_json_path)
+    return LocalReadiness(token, inspect_gateway(settings, token))
 
 
 def control_plane_data(settings: Settings, token: TokenState) -> dict[str, Any]:

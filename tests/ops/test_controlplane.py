@@ -1,4 +1,4 @@
-"""Operator commands in kvmesh/cli/servers.py: create-user, issue-tokens, grant-credit, serve wiring."""
+"""Operator commands in kvmesh/ops: controlplane create-user, issue-tokens, grant-credit, serve wiring."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def test_grant_credit_rejects_non_numbers(tmp_path: Path) -> None:
 
 
 def test_data_dir_alone_puts_sqlite_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kvmesh.cli.servers import resolve_server_paths
+    from kvmesh.ops.database import resolve_server_paths
 
     monkeypatch.delenv("KVMESH_DATABASE_URL", raising=False)
     assert resolve_server_paths(None, str(tmp_path)) == (f"sqlite:///{tmp_path / 'kvmesh.db'}", tmp_path)
@@ -136,7 +136,7 @@ def test_serve_help_documents_engine_flags_and_their_env_vars() -> None:
 def test_serve_reads_engine_settings_from_env_and_validates_them(monkeypatch: pytest.MonkeyPatch) -> None:
     import click
 
-    from kvmesh.cli.servers import serve
+    from kvmesh.ops.controlplane import serve
 
     monkeypatch.setenv("KVMESH_LLAMA_THREADS", "3")
     monkeypatch.setenv("KVMESH_LLAMA_CTX_SIZE", "4096")

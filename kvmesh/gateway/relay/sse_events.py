@@ -1,4 +1,4 @@
-"""Byte-level SSE relay: forwards whole events as they arrive and looks only at events carrying usage."""
+"""Byte-level SSE event filter: passes whole events on as they arrive and reads only those carrying usage."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ CRLF_EVENT_END = b"\r\n\r\n"
 MAX_PARTIAL_EVENT = 1 << 20
 
 
-class SseRelay:
+class SseEventFilter:
     """Feed upstream bytes in, get the bytes to forward out.
 
     Events are forwarded unchanged and whole (a partial event waits for its end). Only an event whose

@@ -32,10 +32,14 @@ def _first_line(exc: BaseException) -> str:
 def _control_plane_checks(cli: CliContext, model: str | None) -> tuple[list[Check], str | None]:
     """CP reachable, token valid, served model ready; returns the model the gateway should serve."""
     from kvmesh.cli._remote import controlplane_for
-    from kvmesh.client._controlplane import MissingTokenError
-    from kvmesh.client._http import HttpStatusError, NetworkError
-    from kvmesh.client._inventory import pick_served_model, served_name
-    from kvmesh.client._tokens import TokenFileError
+    from kvmesh.client import (
+        HttpStatusError,
+        MissingTokenError,
+        NetworkError,
+        TokenFileError,
+        pick_served_model,
+        served_name,
+    )
 
     settings = cli.settings
     base = settings.controlplane_base
@@ -94,7 +98,7 @@ def _control_plane_checks(cli: CliContext, model: str | None) -> tuple[list[Chec
 
 
 def _gateway_checks(cli: CliContext, target: Any) -> list[Check]:
-    from kvmesh.client._http import HttpStatusError, TransportError
+    from kvmesh.client import HttpStatusError, TransportError
 
     client = target.client(cli)
     try:

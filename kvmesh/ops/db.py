@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kvmesh.cli._errors import CliError
-from kvmesh.cli.servers import DATABASE_URL_HELP, resolve_server_paths
+from kvmesh.ops.database import DATABASE_URL_HELP, resolve_server_paths
 
 
 @click.group()

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
-
 from kvmesh.gateway.asgi import GatewayError, Send, send_bytes
 from kvmesh.gateway.endpoints import ProxiedEndpoint
-from kvmesh.gateway.metering import TokenCounts, token_counts
-
-NO_TOKENS = TokenCounts()
+from kvmesh.gateway.metering import NO_TOKENS, TokenCounts, token_counts
+from kvmesh.gateway.upstream_http import UpstreamProtocolError, UpstreamResponse
 
 
 async def relay_unary(
-    endpoint: ProxiedEndpoint, response: aiohttp.ClientResponse, send: Send, request_id: bytes
+    endpoint: ProxiedEndpoint, response: UpstreamResponse, send: Send, request_id: bytes
 ) -> tuple[int, TokenCounts]:
     """Send the reply to the client; returns the status the client saw and the metered tokens.
 
@@ -29,7 +26,7 @@ async def relay_unary(
         raise GatewayError(
             504, "Upstream replica timed out while sending its reply.", "upstream_timeout"
         ) from exc
-    except aiohttp.ClientError as exc:
+    except UpstreamProtocolError as exc:
         raise GatewayError(
             502, f"Upstream replica reply was cut off ({type(exc).__name__}).", "upstream_protocol"
         ) from exc
