@@ -97,6 +97,43 @@ def test_the_second_turn_lands_on_the_same_replica_and_reuses_its_cache(
     assert details is not None and (details.cached_tokens or 0) > 0
 
 
+def test_streamed_turns_feed_the_engines_cached_tokens_back_after_the_pipe_ends(
+    routed: tuple[LiveGateway, openai.OpenAI, dict[str, str]],
+) -> None:
+    """On kvmesh's own server a stream is piped inside the upstream callbacks; the router still
+    learns the stream's prompt and cached tokens (from its usage event) once the relay is done."""
+    gateway, client, ids = routed
+    before = served_prompt_tokens(gateway)
+    first = ask_streamed(client, TURN_ONE)
+    owner = served_by(gateway, before)
+    before = served_prompt_tokens(gateway)
+    ask_streamed(client, second_turn(first))
+    assert served_by(gateway, before) == owner
+    metrics = httpx.get(gateway.base_url + "/metrics").text
+    pattern = (
+        r'kvmesh_gateway_replica_cached_tokens_total\{deployment="'
+        + re.escape(ids["deployment"])
+        + r'",replica="'
+        + re.escape(owner)
+        + r'"\} (\S+)'
+    )
+    cached = re.search(pattern, metrics)
+    assert cached is not None and float(cached.group(1)) > 0, metrics
+    labels = f'deployment="{ids["deployment"]}",engine="hit",predicted="hit"'
+    hit = f"kvmesh_gateway_routing_predictions_total{{{labels}}}"
+    assert hit in metrics
+
+
+def ask_streamed(client: openai.OpenAI, messages: list[dict[str, str]], max_tokens: int = 8) -> str:
+    stream = client.chat.completions.create(
+        model=SERVED,
+        messages=messages,  # type: ignore[arg-type]
+        max_tokens=max_tokens,
+        stream=True,
+    )
+    return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+
+
 def test_with_the_owner_busy_beyond_the_margin_the_turn_spills_to_the_other_replica(
     routed: tuple[LiveGateway, openai.OpenAI, dict[str, str]],
 ) -> None:
