@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# Gateway routing policies a deployment may choose (the Gateway's registry is pinned to this by a test).
+ROUTING_POLICIES = ("least_outstanding", "prefix_aware", "round_robin", "session_affinity")
 
 ERROR_TYPE_BY_STATUS: dict[int, str] = {
     400: "invalid_request_error",

@@ -18,7 +18,13 @@ from kvmesh.cli._remote import (
     emit_response,
 )
 from kvmesh.client import parse_json
+from kvmesh.wire import ROUTING_POLICIES
 
+ROUTING_HELP = (
+    "Gateway routing policy across replicas: prefix_aware sends each prompt to the replica that "
+    "already caches its longest prefix; session_affinity keeps a session (X-Session-Id or `user`) "
+    "on one replica; default: the Gateway's (least_outstanding)."
+)
 TIMEOUT = click.option("--timeout", type=float, default=None, help="HTTP timeout in seconds per request.")
 UP, FAILED, DELETED = "MODEL_STATUS_UP", "MODEL_STATUS_FAILED", "MODEL_STATUS_DELETED"
 DEFAULT_SERVED_NAME = "smollm2-135m-instruct"
@@ -26,11 +32,13 @@ DEFAULT_SERVED_NAME = "smollm2-135m-instruct"
 
 @click.group(name="deployments")
 def deployments() -> None:
-    """Create, list, wait for and delete deployments (served models).
+    """Create, list, update, wait for and delete deployments (served models).
 
     \b
     Examples:
       tm deployments create --name my-model --wait
+      tm deployments create --name chat --replicas 2 --routing prefix_aware --wait
+      tm deployments update DEPLOYMENT_ID --routing session_affinity
       tm deployments list
       tm deployments wait DEPLOYMENT_ID --wait-timeout 600
     """
@@ -100,6 +108,7 @@ def wait_until_ready(
 @click.option("--upstream-url", default=None, help="OpenAI-compatible base URL (provider `external`).")
 @click.option("--upstream-api-key", default=None, help="API key for the upstream (provider `external`).")
 @click.option("--engine-config", default=None, help="Engine options as a JSON object.")
+@click.option("--routing", type=click.Choice(ROUTING_POLICIES), default=None, help=ROUTING_HELP)
 @click.option("--wait", is_flag=True, help="Wait until the deployment is ready, showing progress.")
 @click.option(
     "--wait-timeout", type=float, default=900.0, show_default=True, help="Seconds to wait with --wait."
@@ -116,6 +125,7 @@ def create(
     upstream_url: str | None,
     upstream_api_key: str | None,
     engine_config: str | None,
+    routing: str | None,
     wait: bool,
     wait_timeout: float,
     interval: float,
@@ -127,6 +137,7 @@ def create(
     Examples:
       tm deployments create --wait
       tm deployments create --name qwen --provider vllm --catalog-model Qwen/Qwen2.5-0.5B-Instruct
+      tm deployments create --name chat --replicas 2 --routing prefix_aware
     """
     check_timeout(timeout)
     body: dict[str, Any] = {"modelName": model_name.strip(), "replicas": replicas}
@@ -143,6 +154,7 @@ def create(
         "provider": provider,
         "upstreamUrl": upstream_url,
         "upstreamApiKey": upstream_api_key,
+        "routing": routing,
     }
     body.update({key: value for key, value in extras.items() if value is not None})
     with cli_errors():
@@ -189,6 +201,29 @@ def get(cli: CliContext, deployment_id: str, timeout: float | None) -> None:
     check_timeout(timeout)
     data, text = _fetch(cli, deployment_id, timeout)
     emit_response(cli, data, text)
+
+
+@deployments.command(name="update")
+@click.argument("deployment_id")
+@click.option(
+    "--routing",
+    type=click.Choice([*ROUTING_POLICIES, "default"]),
+    required=True,
+    help=ROUTING_HELP + " `default` returns to the Gateway's default.",
+)
+@TIMEOUT
+@pass_cli
+def update(cli: CliContext, deployment_id: str, routing: str, timeout: float | None) -> None:
+    """Change a deployment in place (PATCH /v1/deployments/{id}); the Gateway applies it within seconds.
+
+    \b
+    Examples:
+      tm deployments update dep-1 --routing prefix_aware
+      tm deployments update dep-1 --routing default
+    """
+    check_timeout(timeout)
+    body = {"routing": None if routing == "default" else routing}
+    emit_controlplane_call(cli, "PATCH", _path(deployment_id), "deployment", timeout, json_body=body)
 
 
 @deployments.command(name="delete")

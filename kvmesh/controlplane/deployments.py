@@ -21,6 +21,7 @@ from kvmesh.controlplane.errors import ApiError
 from kvmesh.store.models import ApiKey, CatalogModel, Deployment, DeploymentEvent, ServerlessModel, utcnow
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, encrypt_secret
 from kvmesh.store.users import create_api_key
+from kvmesh.wire import ROUTING_POLICIES
 
 SERVED_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 SERVED_NAME_RULE = (
@@ -48,6 +49,7 @@ class DeploymentRequest:
     region: str | None = None
     gpu_type: str = ""
     gpu_count: int = 0
+    routing: str | None = None
 
 
 def _release_name(deployment: Deployment) -> None:
@@ -171,6 +173,7 @@ def create_deployment(
         raise ApiError(
             400, f"infra.cloudProvider {cloud_provider!r} is not a CLOUD_PROVIDER_* value", "invalid_infra"
         )
+    routing = check_routing(request.routing)
     catalog, provider = _resolve_catalog(session, request)
     engine_config = _engine_config(request, provider, secret)
     existing = find_by_served_name(session, user_id, request.served_name)
@@ -192,6 +195,7 @@ def create_deployment(
         gpu_type=request.gpu_type,
         gpu_count=request.gpu_count,
         engine_config=engine_config,
+        routing_policy=routing,
     )
     session.add(deployment)
     session.flush()
@@ -203,6 +207,37 @@ def create_deployment(
     )
     session.flush()
     return deployment
+
+
+def check_routing(routing: str | None) -> str | None:
+    """A valid routing policy name (None keeps the Gateway's default); 400 names the valid ones."""
+    if routing is None:
+        return None
+    name = routing.strip()
+    if name not in ROUTING_POLICIES:
+        raise ApiError(
+            400,
+            f"routing must be one of {', '.join(ROUTING_POLICIES)}, got {routing!r}",
+            "invalid_routing",
+        )
+    return name
+
+
+def update_routing(session: Session, deployment: Deployment, routing: str | None) -> None:
+    """Change the deployment's routing policy; the Gateway picks it up within its route TTL."""
+    if deployment.status in GONE_STATUSES or deployment.deleted_at is not None:
+        raise ApiError(404, f"no such model: {deployment.id} (deleted)", "model_not_found")
+    name = check_routing(routing)
+    if name != deployment.routing_policy:
+        deployment.routing_policy = name
+        session.add(
+            DeploymentEvent(
+                deployment_id=deployment.id,
+                event_type="ROUTING_CHANGED",
+                log=f"routing policy set to {name or 'default'}",
+            )
+        )
+    session.flush()
 
 
 def request_delete(session: Session, deployment: Deployment, *, controller_running: bool) -> None:

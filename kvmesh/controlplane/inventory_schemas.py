@@ -66,6 +66,18 @@ class CreateDeploymentBody(BaseModel):
     gpuType: ShortText = Field(default="", max_length=40)
     gpuCount: int = Field(default=0, ge=0, le=1024)
     userId: ShortText | None = None
+    routing: ShortText | None = Field(
+        default=None,
+        description="Gateway routing policy: least_outstanding, prefix_aware, round_robin, session_affinity",
+    )
+
+
+class UpdateDeploymentBody(BaseModel):
+    """The fields of a deployment that can change in place (today: its routing policy)."""
+
+    routing: ShortText | None = Field(
+        description="Gateway routing policy, or null for the Gateway's default",
+    )
 
 
 class ValidateNameBody(BaseModel):

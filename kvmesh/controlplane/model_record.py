@@ -27,6 +27,7 @@ MODEL_STATUS = {
 ONPREM = "CLOUD_PROVIDER_ONPREM"
 REGION_FIELD = {"CLOUD_PROVIDER_NEBIUS": "nebiusRegion", "CLOUD_PROVIDER_LAMBDA": "lambdaRegion"}
 SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
+DEFAULT_ROUTING = "default"  # the Gateway's default policy (least_outstanding unless configured)
 MAX_EVENTS = 50  # the newest ones; a crash-looping replica would otherwise grow every record
 
 
@@ -72,6 +73,7 @@ class ModelRecord(BaseModel):
     apiKey: str | None = None
     provider: str
     lastError: str
+    routing: str = DEFAULT_ROUTING
 
 
 def redact_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +109,7 @@ def model_record(
         "catalogModel": catalog_name,
         "replicas": deployment.replicas_desired,
         "engineConfig": redact_config(dict(deployment.engine_config or {})),
+        "routing": deployment.routing_policy or DEFAULT_ROUTING,
     }
     return ModelRecord(
         modelId=deployment.id,
@@ -143,4 +146,5 @@ def model_record(
         apiKey=api_key,
         provider=deployment.provider,
         lastError=deployment.last_error,
+        routing=deployment.routing_policy or DEFAULT_ROUTING,
     )

@@ -25,6 +25,7 @@ from kvmesh.controlplane.deployments import (
     name_is_free,
     request_delete,
     served_name_problem,
+    update_routing,
 )
 from kvmesh.controlplane.deps import ControlPlaneServices, CurrentUser, DbSession, Services
 from kvmesh.controlplane.errors import ApiError
@@ -39,6 +40,7 @@ from kvmesh.controlplane.inventory_schemas import (
     InfraIn,
     ModelEnvelope,
     ModelsList,
+    UpdateDeploymentBody,
     ValidateNameBody,
     ValidationResult,
 )
@@ -157,6 +159,9 @@ def deploy_model(
     engine_config = spec.get("engineConfig", {})
     if not isinstance(engine_config, dict):
         raise ApiError(400, "modelSpec.engineConfig must be an object", "invalid_engine_config")
+    routing = spec.get("routing")
+    if routing is not None and not isinstance(routing, str):
+        raise ApiError(400, "modelSpec.routing must be a string", "invalid_routing")
     request = DeploymentRequest(
         served_name=body.modelName,
         catalog_model=body.modelPath or None,
@@ -170,6 +175,7 @@ def deploy_model(
         region=infra.onpremRegion or infra.nebiusRegion or infra.lambdaRegion,
         gpu_type=body.gpuType,
         gpu_count=body.gpuCount,
+        routing=routing,
     )
     target = resolve_user_id(user, body.userId)
     return ModelEnvelope(model=_create(session, services, user, target, request))
@@ -232,6 +238,7 @@ def create_user_deployment(
         region=body.region,
         gpu_type=body.gpuType,
         gpu_count=body.gpuCount,
+        routing=body.routing,
     )
     target = resolve_user_id(user, body.userId)
     return DeploymentEnvelope(deployment=_create(session, services, user, target, request))
@@ -246,6 +253,23 @@ def get_user_deployment(
     userId: UserIdQuery = None,
 ) -> DeploymentEnvelope:
     deployment = get_owned_deployment(session, resolve_user_id(user, userId), deployment_id)
+    return DeploymentEnvelope(deployment=deployment_records(session, services, user, [deployment])[0])
+
+
+@router.patch("/v1/deployments/{deployment_id}", response_model=DeploymentEnvelope, tags=["deployments"])
+def update_user_deployment(
+    deployment_id: str,
+    body: UpdateDeploymentBody,
+    user: CurrentUser,
+    session: DbSession,
+    services: Services,
+    userId: UserIdQuery = None,
+) -> DeploymentEnvelope:
+    """Change a deployment in place: its Gateway routing policy (null = the Gateway's default)."""
+    deployment = get_owned_deployment(session, resolve_user_id(user, userId), deployment_id)
+    update_routing(session, deployment, body.routing)
+    session.commit()
+    session.refresh(deployment)
     return DeploymentEnvelope(deployment=deployment_records(session, services, user, [deployment])[0])
 
 

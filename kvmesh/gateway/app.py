@@ -31,7 +31,7 @@ from kvmesh.gateway.forwarding import Forwarder
 from kvmesh.gateway.metering import UsageRecorder
 from kvmesh.gateway.metrics import GatewayMetrics
 from kvmesh.gateway.replicas import ReplicaPool
-from kvmesh.gateway.routing import policy_by_name
+from kvmesh.gateway.routing import Router, RoutingMetrics
 from kvmesh.gateway.settings import GatewaySettings
 from kvmesh.gateway.shared_limits import key_rate_limiter
 from kvmesh.gateway.upstream import UpstreamClient
@@ -63,7 +63,8 @@ class GatewayApp:
         self.metrics = GatewayMetrics()
         self.directory = Directory(session_factory, settings)
         self.upstream = UpstreamClient(settings)
-        self.pool = ReplicaPool(self.upstream.probe, settings.probe_interval)
+        self.router = Router(settings.routing_policy, settings.routing, RoutingMetrics(self.metrics.registry))
+        self.pool = ReplicaPool(self.upstream.probe, settings.probe_interval, on_eject=self.router.forget)
         self.recorder = UsageRecorder(
             session_factory, settings.usage_flush_interval, settings.usage_batch_size
         )
@@ -73,7 +74,7 @@ class GatewayApp:
             self.authenticator,
             self.directory,
             self.pool,
-            policy_by_name(settings.routing_policy),
+            self.router,
             self.upstream,
             self.recorder,
             self.metrics,

@@ -55,16 +55,18 @@ class Route:
     input_price_micros: int = 0
     output_price_micros: int = 0
     cached_price_micros: int = 0
+    routing: str = ""  # the deployment's routing policy; "" = the Gateway's default
 
     @property
     def priced(self) -> bool:
         return bool(self.input_price_micros or self.output_price_micros or self.cached_price_micros)
 
     def cost_micros(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> int:
-        uncached = max(prompt_tokens - cached_tokens, 0)
+        """Cached input tokens are billed at the cached price only (0 = free, the shipped catalog's price)."""
+        cached = min(cached_tokens, prompt_tokens)
         total = (
-            uncached * self.input_price_micros
-            + cached_tokens * (self.cached_price_micros or self.input_price_micros)
+            (prompt_tokens - cached) * self.input_price_micros
+            + cached * self.cached_price_micros
             + completion_tokens * self.output_price_micros
         )
         return (total + 999_999) // 1_000_000
@@ -146,6 +148,7 @@ class Directory:
                     deployment_status=deployment.status,
                     provider=deployment.provider,
                     replicas=_ready_replicas(session, deployment),
+                    routing=deployment.routing_policy or "",
                 )
             entry = session.scalars(
                 select(ServerlessModel).where(ServerlessModel.model == model, ServerlessModel.is_active)
@@ -164,6 +167,7 @@ class Directory:
                 input_price_micros=entry.input_price_micros,
                 output_price_micros=entry.output_price_micros,
                 cached_price_micros=entry.cached_price_micros,
+                routing=(backing.routing_policy or "") if backing is not None else "",
             )
 
     def _load_model_list(self, user_id: str) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from kvmesh.gateway.metrics import GatewayMetrics
 from kvmesh.gateway.relay.stream import relay_stream
 from kvmesh.gateway.relay.unary import relay_unary
 from kvmesh.gateway.replicas import ReplicaPool, ReplicaState
-from kvmesh.gateway.routing import RouteRequest, RoutingPolicy
+from kvmesh.gateway.routing import Choice, Outcome, Router, RouteRequest
 from kvmesh.gateway.shared_limits import KeyRateLimiter
 from kvmesh.gateway.upstream import UpstreamClient, UpstreamFailure, origin_of
 from kvmesh.gateway.upstream_http import UpstreamProtocolError, UpstreamResponse
@@ -45,6 +45,8 @@ class Exchange:
     status: int = 200
     tokens: TokenCounts = NO_TOKENS
     first_byte_at: float | None = None
+    routing: RouteRequest | None = None
+    choice: Choice | None = None
 
 
 class Forwarder:
@@ -53,7 +55,7 @@ class Forwarder:
         authenticator: Authenticator,
         directory: Directory,
         pool: ReplicaPool,
-        policy: RoutingPolicy,
+        router: Router,
         upstream: UpstreamClient,
         recorder: UsageRecorder,
         metrics: GatewayMetrics,
@@ -63,7 +65,7 @@ class Forwarder:
         self._auth = authenticator
         self._directory = directory
         self._pool = pool
-        self._policy = policy
+        self._router = router
         self._upstream = upstream
         self._recorder = recorder
         self._metrics = metrics
@@ -117,6 +119,15 @@ class Forwarder:
             await self._engine_native(dialect, endpoint, route, request, send, request_id)
             return
         exchange = Exchange(request_id, endpoint, caller, route, stream, started)
+        exchange.routing = self._router.describe(
+            route.deployment_id or route.model,
+            route.model,
+            endpoint.path,
+            route.routing,
+            request,
+            headers.session_id,
+            [replica.id for replica in route.replicas],
+        )
         self._metrics.in_flight.inc()
         try:
             await self._forward(exchange, body, send, receive, strip_usage, direct)
@@ -156,7 +167,9 @@ class Forwarder:
         on another one; a pooled keep-alive connection the engine had already closed (llama-server
         closes them after 100 requests) is retried at once, up to twice, without blaming the replica."""
         route, endpoint = exchange.route, exchange.endpoint
-        request = RouteRequest(route.deployment_id or route.model, route.model, endpoint.path)
+        request = exchange.routing or RouteRequest(
+            route.deployment_id or route.model, route.model, endpoint.path, policy=route.routing
+        )
         failure: UpstreamFailure | None = None
         tried: str | None = None
         stale_retries = 0
@@ -164,8 +177,10 @@ class Forwarder:
             candidates = self._pool.candidates(route.replicas, exclude=tried)
             if not candidates:
                 break
-            replica = self._policy.choose(request, candidates)
+            choice = self._router.choose(request, candidates)
+            replica = choice.replica
             assert isinstance(replica, ReplicaState)
+            exchange.choice = choice
             base = origin_of(replica.url) if endpoint.at_root else replica.url
             replica.outstanding += 1
             try:
@@ -226,6 +241,11 @@ class Forwarder:
         finally:
             replica.outstanding -= 1
             response.close()
+            if exchange.routing is not None and exchange.choice is not None:
+                # The token counts come from the stream's outcome / the unary reply, read after the relay.
+                tokens = exchange.tokens
+                reported = Outcome(exchange.status == 200, tokens.prompt_tokens, tokens.cached_tokens)
+                self._router.observe(exchange.routing, exchange.choice, reported)
 
     async def _engine_native(
         self,

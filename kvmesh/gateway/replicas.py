@@ -27,8 +27,14 @@ class ReplicaState:
 class ReplicaPool:
     """Tracks every replica seen in a route; ejected replicas are skipped until a probe succeeds."""
 
-    def __init__(self, probe: Callable[[str], Awaitable[bool]], probe_interval: float) -> None:
+    def __init__(
+        self,
+        probe: Callable[[str], Awaitable[bool]],
+        probe_interval: float,
+        on_eject: Callable[[str], None] | None = None,
+    ) -> None:
         self._states: dict[str, ReplicaState] = {}
+        self._on_eject = on_eject
         self._probe = probe
         self._probe_interval = probe_interval
         self._prober = BackgroundTask(self._probe_loop, "kvmesh-replica-prober")
@@ -43,6 +49,8 @@ class ReplicaPool:
         if not state.ejected:
             log.warning("ejecting replica %s (%s): %s", state.id, state.url, reason)
             state.ejected = True
+            if self._on_eject is not None:
+                self._on_eject(state.id)
 
     def ejected_ids(self) -> list[str]:
         return [state.id for state in self._states.values() if state.ejected]

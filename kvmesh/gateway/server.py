@@ -16,12 +16,14 @@ from pathlib import Path
 
 from kvmesh.gateway.app import GatewayApp, create_app
 from kvmesh.gateway.http_server import serve_sockets
+from kvmesh.gateway.routing import POLICIES, POLICY_NAMES, RoutingConfig
 from kvmesh.gateway.settings import GatewaySettings
 
 DATABASE_URL_ENV = "KVMESH_GATEWAY_DATABASE_URL"
 DATA_DIR_ENV = "KVMESH_GATEWAY_DATA_DIR"
 REDIS_URL_ENV = "KVMESH_GATEWAY_REDIS_URL"
 KEY_RPM_ENV = "KVMESH_GATEWAY_KEY_REQUESTS_PER_MINUTE"
+ROUTING_POLICY_ENV = "KVMESH_GATEWAY_ROUTING_POLICY"  # the default for deployments that choose none
 GRACEFUL_SECONDS = 30.0
 
 
@@ -33,11 +35,19 @@ def settings_for(
     from kvmesh.store.secrets import load_server_secret
 
     directory = data_dir if data_dir is not None else default_data_dir()
+    default_policy = os.environ.get(ROUTING_POLICY_ENV, "").strip() or "least_outstanding"
+    if default_policy not in POLICIES:
+        raise ValueError(
+            f"{ROUTING_POLICY_ENV}={default_policy!r} is not a routing policy; "
+            f"choose one of: {', '.join(POLICY_NAMES)}"
+        )
     return GatewaySettings(
         database_url=database_url or default_database_url(),
         server_secret=load_server_secret(directory / "server-secret"),
         redis_url=redis_url,
         key_requests_per_minute=key_requests_per_minute,
+        routing_policy=default_policy,
+        routing=RoutingConfig.from_env(os.environ),
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from kvmesh.gateway.routing.config import RoutingConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +24,8 @@ class GatewaySettings:
     route_ttl: float = 2.0
     balance_ttl: float = 2.0
     hard_ttl: float = 4.0
-    routing_policy: str = "least_outstanding"
+    routing_policy: str = "least_outstanding"  # for deployments that do not choose one
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     probe_interval: float = 2.0
     usage_flush_interval: float = 0.5
     usage_batch_size: int = 500

@@ -64,16 +64,32 @@ def sign_in_cli(layout: LocalLayout) -> str:
     return access_token
 
 
-def ensure_deployment(controlplane_url: str, access_token: str, engine_config: dict[str, Any]) -> str:
-    """The id of the owner's embedded deployment, creating it through the Control Plane API if needed."""
+def ensure_deployment(
+    controlplane_url: str,
+    access_token: str,
+    engine_config: dict[str, Any],
+    replicas: int = 1,
+    routing: str | None = None,
+) -> str:
+    """The id of the owner's embedded deployment, creating it through the Control Plane API if needed.
+
+    A running one with another replica count is replaced; another routing policy is changed in place.
+    """
     import httpx
 
     headers = {"Authorization": f"Bearer {access_token}"}
     with httpx.Client(base_url=controlplane_url, headers=headers, timeout=30) as client:
         existing = _find_embedded(client)
-        if existing is not None and existing.get("status") != "MODEL_STATUS_FAILED":
-            return str(existing.get("deploymentId") or existing.get("modelId"))
-        if existing is not None:  # a failed deployment is replaced by a fresh one
+        usable = existing is not None and existing.get("status") != "MODEL_STATUS_FAILED"
+        if existing is not None and usable and existing.get("replicas", 1) == replicas:
+            deployment_id = str(existing.get("deploymentId") or existing.get("modelId"))
+            if routing is not None and existing.get("routing") != routing:
+                changed = client.patch(f"/v1/deployments/{deployment_id}", json={"routing": routing})
+                if changed.status_code != 200:
+                    detail = f"({changed.status_code}): {changed.text[:300]}"
+                    raise LocalStackError(f"the Control Plane refused the routing policy {detail}")
+            return deployment_id
+        if existing is not None:  # a failed (or differently sized) deployment is replaced by a fresh one
             old_id = str(existing.get("deploymentId") or existing.get("modelId"))
             client.delete(f"/v1/deployments/{old_id}")
             deadline = time.monotonic() + 60
@@ -83,8 +99,9 @@ def ensure_deployment(controlplane_url: str, access_token: str, engine_config: d
             "modelName": SERVED_NAME,
             "catalogModel": SERVERLESS_MODEL,
             "provider": "llamacpp",
-            "replicas": 1,
+            "replicas": replicas,
             "engineConfig": engine_config,
+            **({"routing": routing} if routing is not None else {}),
             "description": "embedded SmolLM2-135M-Instruct (tm local up)",
         }
         created = client.post("/v1/deployments", json=body)

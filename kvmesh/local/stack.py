@@ -30,6 +30,8 @@ class UpOptions:
     engine_threads: int | None = None
     engine_parallel: int = 4
     engine_default_max_tokens: int = 512
+    replicas: int = 1
+    routing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,11 @@ def up(layout: LocalLayout, options: UpOptions, progress: Progress) -> dict[str,
     state = layout.read_state()
     running = {part: running_record(layout, part) for part in PARTS}
     wanted = ["controlplane", "gateway"] if with_gateway else ["controlplane"]
-    if all(running[p] is not None for p in wanted) and _model_is_up(layout, state):
+    same_shape = state.get("replicas", 1) == options.replicas and options.routing in (
+        None,
+        state.get("routing"),
+    )
+    if all(running[p] is not None for p in wanted) and _model_is_up(layout, state) and same_shape:
         progress.say("The local stack is already running; nothing to do.")
         return {**state, "already_running": True}
     ports = {part: _port_for(part, options, state, running) for part in wanted}
@@ -157,9 +163,14 @@ def up(layout: LocalLayout, options: UpOptions, progress: Progress) -> dict[str,
     }
     if options.engine_threads:
         engine_config["threads"] = options.engine_threads
-    deployment_id = bootstrap.ensure_deployment(urls["controlplane"], access_token, engine_config)
+    deployment_id = bootstrap.ensure_deployment(
+        urls["controlplane"], access_token, engine_config, options.replicas, options.routing
+    )
     bootstrap.link_serverless(layout, deployment_id)
     state["deployment_id"] = deployment_id
+    state["replicas"] = options.replicas
+    if options.routing is not None:
+        state["routing"] = options.routing
     layout.write_state(state)
     with progress.step("Waiting for the embedded model (SmolLM2-135M-Instruct) to load"):
         bootstrap.wait_for_deployment(layout, deployment_id, progress, options.timeout_s)

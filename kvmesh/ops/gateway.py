@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kvmesh.cli._errors import CliError
 from kvmesh.ops.database import configure_logging, database_options, resolve_server_paths
 
 
@@ -55,9 +56,15 @@ def gateway_serve(
       kvmesh gateway serve --host 0.0.0.0 --port 8081 --workers 4
     """
     from kvmesh.gateway.server import serve as serve_gateway
+    from kvmesh.gateway.server import settings_for
 
     url, directory = resolve_server_paths(database_url, data_dir)
     configure_logging(log_level)
+    try:
+        # routing settings from the environment: fail with one clear line before serving
+        settings_for(url, directory, redis_url, key_requests_per_minute)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     serve_gateway(
         host=host,
         port=port,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kvmesh.cli._errors import CliError
+from kvmesh.wire import ROUTING_POLICIES
 
 LOG_PARTS = ("controlplane", "gateway", "engine")
 
@@ -39,6 +40,19 @@ def local() -> None:
     help="Answer length for requests without max_tokens (-1: until end of text or context; "
     "the 135M model tends to loop, so unbounded answers run to the context limit).",
 )
+@click.option(
+    "--replicas",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Engine replicas of the embedded model (each one a llama-server process; 1 suits 2 cores).",
+)
+@click.option(
+    "--routing",
+    type=click.Choice(ROUTING_POLICIES),
+    default=None,
+    help="Gateway routing policy across the replicas (default: the Gateway's, least_outstanding).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors and the final summary.")
 def up(
     controlplane_port: int | None,
@@ -47,6 +61,8 @@ def up(
     engine_threads: int | None,
     engine_slots: int,
     engine_default_max_tokens: int,
+    replicas: int,
+    routing: str | None,
     quiet: bool,
 ) -> None:
     """Start the whole stack and sign the CLI in (no-op if running).
@@ -59,6 +75,7 @@ def up(
     \b
     Example:
       tm local up
+      tm local up --replicas 2 --routing prefix_aware
       tm init --sync
       tm infer chat --json '[{"role":"user","content":"Say hello."}]'
     """
@@ -69,7 +86,14 @@ def up(
     from kvmesh.local.stack import up as stack_up
 
     options = UpOptions(
-        controlplane_port, gateway_port, timeout_s, engine_threads, engine_slots, engine_default_max_tokens
+        controlplane_port,
+        gateway_port,
+        timeout_s,
+        engine_threads,
+        engine_slots,
+        engine_default_max_tokens,
+        replicas,
+        routing,
     )
     try:
         state = stack_up(LocalLayout.from_env(), options, Progress(quiet=quiet))

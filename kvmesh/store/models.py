@@ -138,6 +138,7 @@ class Deployment(Base):
     endpoint: Mapped[str] = mapped_column(String(500), default="")  # gateway base users call
     last_error: Mapped[str] = mapped_column(Text, default="")
     serverless: Mapped[bool] = mapped_column(Boolean, default=False)  # also backs a serverless entry
+    routing_policy: Mapped[str | None] = mapped_column(String(40))  # Gateway policy; None = its default
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

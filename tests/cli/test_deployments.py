@@ -53,3 +53,31 @@ def test_bad_engine_config_is_a_usage_error(tm: Invoke, standin: Standin, tmp_pa
     result = tm("deployments", "create", "--engine-config", "{bad")
     assert result.exit_code == 2
     assert "Error: Invalid JSON for --engine-config:" in result.stderr
+
+
+def test_create_sends_the_chosen_routing_policy(tm: Invoke, standin: Standin, tmp_path: Path) -> None:
+    signed_in(tmp_path, standin)
+    args = ("deployments", "create", "--name", "chat", "--replicas", "2", "--routing", "prefix_aware")
+    result = tm("--output", "json", *args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deployment"]["routing"] == "prefix_aware"
+    create = next(r for r in standin.state.requests if r["method"] == "POST")
+    assert create["body"] == {"modelName": "chat", "replicas": 2, "routing": "prefix_aware"}
+
+
+def test_update_changes_routing_and_default_clears_it(tm: Invoke, standin: Standin, tmp_path: Path) -> None:
+    signed_in(tmp_path, standin)
+    assert tm("deployments", "create", "--name", "chat").exit_code == 0
+    result = tm("--output", "json", "deployments", "update", "dep-1", "--routing", "session_affinity")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deployment"]["routing"] == "session_affinity"
+    assert tm("deployments", "update", "dep-1", "--routing", "default").exit_code == 0
+    patches = [r["body"] for r in standin.state.requests if r["method"] == "PATCH"]
+    assert patches == [{"routing": "session_affinity"}, {"routing": None}]
+
+
+def test_an_unknown_routing_policy_is_a_usage_error(tm: Invoke, standin: Standin, tmp_path: Path) -> None:
+    signed_in(tmp_path, standin)
+    result = tm("deployments", "create", "--routing", "random")
+    assert result.exit_code == 2
+    assert "prefix_aware" in result.stderr

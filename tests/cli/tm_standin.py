@@ -101,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        body = self._body() if method in ("POST", "PUT") else None
+        body = self._body() if method in ("POST", "PUT", "PATCH") else None
         state.requests.append(
             {
                 "method": method,
@@ -124,7 +124,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, raw)
             return
         route = ROUTES.get((method, parts.path))
-        if route is None and method in ("GET", "DELETE") and parts.path.startswith("/v1/deployments/"):
+        if (
+            route is None
+            and method in ("GET", "DELETE", "PATCH")
+            and parts.path.startswith("/v1/deployments/")
+        ):
             route = _deployment_item
         if route is None:
             self._error(404, f"no route {method} {parts.path}")
@@ -139,6 +143,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
 
     def cp_user(self) -> bool:
         auth = self.headers.get("Authorization", "")
@@ -243,6 +250,7 @@ def _deployments(h: _Handler, s: StandinState, q: dict[str, str], b: Any) -> Non
             "polls": 0,
             "lastError": "",
             "events": [],
+            "routing": (b or {}).get("routing") or "default",
         }
         s.deployments[dep_id] = record
         h._send(201, {"deployment": record})
@@ -260,6 +268,9 @@ def _deployment_item(h: _Handler, s: StandinState, q: dict[str, str], b: Any) ->
     elif h.command == "DELETE":
         record["status"] = "MODEL_STATUS_DELETED"
         h._send(200, {})
+    elif h.command == "PATCH":
+        record["routing"] = (b or {}).get("routing") or "default"
+        h._send(200, {"deployment": record})
     else:
         record["polls"] += 1
         if (

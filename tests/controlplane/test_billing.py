@@ -144,7 +144,7 @@ def test_spending_summary_and_history_sum_usage_by_window_and_day(control_plane:
     buckets = alice.client.get("/v1/billing/spending/history").json()["buckets"]
     assert len(buckets) == 30 and buckets[-1]["bucketStart"].endswith("T00:00:00Z")
     assert sum(int(b["amount"]["nanos"]) for b in buckets) == 321_000_000
-    assert buckets[-1]["costSaving"] == _usd("0", 10_000_000)  # 1M cached tokens x (0.02 - 0.01)
+    assert buckets[-1]["costSaving"] == _usd("0", 20_000_000)  # 1M cached tokens x (0.02 - 0 cached)
 
 
 def test_usage_lists_the_callers_records_filtered_and_paged(control_plane: Any) -> None:

@@ -25,7 +25,7 @@ def test_packaged_catalog_has_the_embedded_smollm2_with_exact_prices() -> None:
     assert smol.options["default_served_name"] == "smollm2-135m-instruct"
     serverless = next(s for s in catalog.serverless if s.model == smol.name)
     assert (serverless.input_price_micros, serverless.output_price_micros) == (20_000, 40_000)
-    assert serverless.cached_price_micros == 10_000 and serverless.active
+    assert serverless.cached_price_micros == 0 and serverless.active  # cached tokens are free by default
     assert {p.gpu_type for p in catalog.gpu_prices} >= {"GPU_TYPE_H100", "GPU_TYPE_CPU"}
 
 

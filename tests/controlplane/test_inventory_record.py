@@ -103,4 +103,5 @@ def test_secrets_in_engine_config_never_reach_the_record() -> None:
         "catalogModel": "org/model",
         "replicas": 2,
         "engineConfig": {"threads": 2, "auth": {"user": "u"}},
+        "routing": "default",
     }

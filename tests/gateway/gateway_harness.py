@@ -79,10 +79,15 @@ class GatewayStore:
         replica_urls: list[str],
         status: str = "ready",
         provider: str = "external",
+        routing: str | None = None,
     ) -> str:
         with self.sessions() as session, session.begin():
             deployment = Deployment(
-                user_id=user_id, served_name=served_name, status=status, provider=provider
+                user_id=user_id,
+                served_name=served_name,
+                status=status,
+                provider=provider,
+                routing_policy=routing,
             )
             session.add(deployment)
             session.flush()
@@ -115,6 +120,10 @@ class GatewayStore:
     def usage(self) -> list[UsageRecord]:
         with self.sessions() as session:
             return list(session.scalars(select(UsageRecord).order_by(UsageRecord.id)))
+
+    def replica_url(self, replica_id: str) -> str:
+        with self.sessions() as session:
+            return session.get_one(Replica, replica_id).url
 
     def usage_count(self) -> int:
         with self.sessions() as session:

@@ -18,6 +18,6 @@ def test_replicas_take_turns_per_deployment() -> None:
     replicas = [Candidate("a"), Candidate("b"), Candidate("c")]
     first = RouteRequest("d1", "m", "/v1/chat/completions")
     other = RouteRequest("d2", "m", "/v1/chat/completions")
-    picks = [policy.choose(first, replicas).id for _ in range(4)]
+    picks = [policy.choose(first, replicas).replica.id for _ in range(4)]
     assert picks == ["a", "b", "c", "a"]
-    assert policy.choose(other, replicas).id == "a"
+    assert policy.choose(other, replicas).replica.id == "a"
