@@ -58,7 +58,7 @@ def _open_store(database_url: str, data_dir: Path) -> tuple[sessionmaker[Session
     from kvmesh.store.secrets import load_server_secret
 
     try:
-        upgrade_database(database_url)
+        upgrade_database(database_url, data_dir)
         secret = load_server_secret(data_dir / "server-secret")
     except (SQLAlchemyError, OSError, ValueError) as exc:
         raise CliError(
@@ -174,7 +174,9 @@ def serve(
 
     from kvmesh.controlplane.app import create_app
     from kvmesh.controlplane.settings import ControlPlaneSettings
+    from kvmesh.store.private_files import restrict_umask
 
+    restrict_umask()
     url, directory = resolve_server_paths(database_url, data_dir)
     configure_logging(log_level)
     settings = ControlPlaneSettings(
@@ -254,14 +256,17 @@ def issue_tokens_command(email: str, database_url: str | None, data_dir: str | N
       kvmesh controlplane issue-tokens --email owner@example.com > "$TM_CONFIG_HOME/auth.json"
     """
     from kvmesh.controlplane.settings import ControlPlaneSettings
-    from kvmesh.controlplane.tokens import TokenLifetimes, issue_tokens, load_jwt_key
+    from kvmesh.controlplane.tokens import JWT_KEY_FILE, TokenLifetimes, issue_tokens, load_jwt_key
 
     url, directory = resolve_server_paths(database_url, data_dir)
     session_factory, _ = _open_store(url, directory)
     defaults = ControlPlaneSettings(database_url=url, data_dir=directory)
+    try:
+        key = load_jwt_key(directory / JWT_KEY_FILE)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read the JWT signing key: {exc}") from None
     with session_factory() as session:
         user = _user_by_email(session, email)
-        key = load_jwt_key(session)
         lifetimes = TokenLifetimes(defaults.access_token_ttl_s, defaults.refresh_token_ttl_s)
         tokens = issue_tokens(session, key, user, lifetimes)
         session.commit()
@@ -321,7 +326,9 @@ def gateway_serve(
       kvmesh gateway serve --host 0.0.0.0 --port 8081 --workers 4
     """
     from kvmesh.gateway.server import serve as serve_gateway
+    from kvmesh.store.private_files import restrict_umask
 
+    restrict_umask()
     url, directory = resolve_server_paths(database_url, data_dir)
     configure_logging(log_level)
     serve_gateway(host=host, port=port, database_url=url, workers=workers, data_dir=directory)

@@ -39,18 +39,20 @@ def _optional_module(name: str) -> Any | None:
 
 
 def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneServices, Engine]:
-    from kvmesh.controlplane.tokens import load_jwt_key
+    from kvmesh.controlplane.tokens import JWT_KEY_FILE, load_jwt_key
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
     from kvmesh.store.migrate import upgrade_database
     from kvmesh.store.passwords import make_password_hasher
+    from kvmesh.store.private_files import private_dir
     from kvmesh.store.secrets import load_server_secret
 
-    upgrade_database(settings.database_url)
+    private_dir(settings.data_dir)
+    upgrade_database(settings.database_url, settings.data_dir)
     secret = load_server_secret(settings.data_dir / "server-secret")
+    jwt_key = load_jwt_key(settings.data_dir / JWT_KEY_FILE)
     engine = create_engine_for_url(settings.database_url)
     session_factory = make_session_factory(engine)
     with session_factory() as session:
-        jwt_key = load_jwt_key(session)
         catalog = _optional_module("kvmesh.controlplane.catalog")
         if catalog is not None:
             catalog.seed_catalog(session, settings)

@@ -18,6 +18,9 @@ class ControlPlaneSettings:
     (read through `kvmesh.engines.provider.setting`); a deployment's engine_config overrides the
     `llama_*` ones. `llama_threads` / `llama_ctx_size` of None mean automatic: threads from the core
     count, context = min(model context, 2048) x parallel slots.
+    `upstream_allowlist`: networks/hosts that users' external deployments may reach although they are
+    loopback/private/link-local (kvmesh.engines.upstream_policy); admins' deployments are always trusted.
+    `trusted_proxies`: networks whose `X-Forwarded-For` is believed for per-IP limits (default none).
     """
 
     database_url: str
@@ -48,6 +51,8 @@ class ControlPlaneSettings:
     engine_unhealthy_threshold: int = 3
     engine_start_timeout_s: float = 120.0
     vllm_start_timeout_s: float = 900.0
+    upstream_allowlist: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:

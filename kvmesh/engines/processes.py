@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from kvmesh.store.private_files import open_private_append
+
 
 class EngineStartError(RuntimeError):
     """An engine did not become healthy; `log_tail` holds its last log lines for the operator."""
@@ -64,8 +66,7 @@ def launch(
     argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     """Start `argv` with stdout and stderr appended to `log_path`, in its own process group."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    with os.fdopen(open_private_append(log_path), "ab") as log:
         log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(argv)}\n".encode())
         log.flush()
         return subprocess.Popen(

@@ -21,6 +21,7 @@ from kvmesh.local.supervisor import (
     spawn,
     stop,
 )
+from kvmesh.store.private_files import private_dir, restrict_umask
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,9 @@ def up(layout: LocalLayout, options: UpOptions, progress: Progress) -> dict[str,
     if all(running[p] is not None for p in wanted) and _model_is_up(layout, state):
         progress.say("The local stack is already running; nothing to do.")
         return {**state, "already_running": True}
-    layout.local_dir.mkdir(parents=True, exist_ok=True)
-    layout.server_dir.mkdir(parents=True, exist_ok=True)
+    restrict_umask()  # the servers, engines and their logs, pid files and database: all private
+    private_dir(layout.local_dir)
+    private_dir(layout.server_dir)
     _ensure_engine_files(progress)
 
     ports = {

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kvmesh.store.private_files import open_private_append, private_file
+
 
 @dataclass(frozen=True)
 class PidRecord:
@@ -81,8 +83,7 @@ def spawn(
     argv: Sequence[str], log_path: Path, pid_path: Path, marker: str, env: Mapping[str, str] | None = None
 ) -> PidRecord:
     """Start `argv` detached (own session, survives this CLI), log to `log_path`, write `pid_path`."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    with os.fdopen(open_private_append(log_path), "ab") as log:
         log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(argv)}\n".encode())
         log.flush()
         process = subprocess.Popen(
@@ -95,7 +96,7 @@ def spawn(
             close_fds=True,
         )
     record = PidRecord(process.pid, process_start_ticks(process.pid), marker)
-    pid_path.write_text(record.to_json())
+    private_file(pid_path).write_text(record.to_json())
     return record
 
 

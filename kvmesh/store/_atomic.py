@@ -6,9 +6,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from kvmesh.store.private_files import private_dir
+
 
 def write_secret_file(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write `text` to `path` atomically: a 0600 temp file in a 0700 folder, fsynced, then renamed."""
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
