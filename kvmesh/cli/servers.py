@@ -36,12 +36,57 @@ def resolve_server_paths(database_url: str | None, data_dir: str | None) -> tupl
 
 
 def configure_logging(level: str) -> None:
+    """Log to stderr through the escaping formatter: no log line a client can split or forge."""
     import logging
 
-    logging.basicConfig(
-        level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from kvmesh.log_escape import EscapingFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+ALLOW_UPSTREAM_HELP = (
+    "Network (CIDR) or host name that users' external upstreams may use although it is loopback, "
+    "private or link-local; repeat for several (default: none; admins' deployments are always allowed)."
+)
+
+
+def allow_upstream_option(command: Any) -> Any:
+    return click.option(
+        "--allow-upstream",
+        "allow_upstream",
+        multiple=True,
+        envvar="KVMESH_UPSTREAM_ALLOWLIST",
+        show_envvar=True,
+        help=ALLOW_UPSTREAM_HELP,
+    )(command)
+
+
+def checked_allowlist(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """The allowlist entries, or a usage error naming the bad one."""
+    from kvmesh.engines.upstream_policy import UpstreamPolicy
+
+    try:
+        UpstreamPolicy.parse(entries)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-upstream") from None
+    return entries
+
+
+def checked_proxies(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """Trusted proxy networks, or a usage error naming the bad one."""
+    import ipaddress
+
+    for entry in (part for item in entries for part in item.replace(",", " ").split()):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise click.BadParameter(
+                f"{entry!r} is not a network (CIDR)", param_hint="--trusted-proxy"
+            ) from None
+    return entries
 
 
 def database_options(command: Any) -> Any:
@@ -145,6 +190,16 @@ def controlplane() -> None:
     show_envvar=True,
     help="Context tokens per llama.cpp replica, shared by its slots (default: min(model, 2048) x slots).",
 )
+@allow_upstream_option
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    envvar="KVMESH_TRUSTED_PROXIES",
+    show_envvar=True,
+    help="Network (CIDR) of a reverse proxy whose X-Forwarded-For is believed for per-IP limits; "
+    "repeat for several (default: none, the peer address counts).",
+)
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def serve(
     host: str,
@@ -159,6 +214,8 @@ def serve(
     llama_threads: int | None,
     llama_parallel: int,
     llama_ctx_size: int | None,
+    allow_upstream: tuple[str, ...],
+    trusted_proxies: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Run the Control Plane HTTP server (migrates the database first).
@@ -192,6 +249,8 @@ def serve(
         llama_threads=llama_threads,
         llama_parallel=llama_parallel,
         llama_ctx_size=llama_ctx_size,
+        upstream_allowlist=checked_allowlist(allow_upstream),
+        trusted_proxies=checked_proxies(trusted_proxies),
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 
@@ -315,9 +374,16 @@ def gateway() -> None:
 @click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(1, 256), help="Worker processes."
 )
+@allow_upstream_option
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def gateway_serve(
-    host: str, port: int, database_url: str | None, data_dir: str | None, workers: int, log_level: str
+    host: str,
+    port: int,
+    database_url: str | None,
+    data_dir: str | None,
+    workers: int,
+    allow_upstream: tuple[str, ...],
+    log_level: str,
 ) -> None:
     """Run the Gateway HTTP server against the shared database.
 
@@ -331,4 +397,11 @@ def gateway_serve(
     restrict_umask()
     url, directory = resolve_server_paths(database_url, data_dir)
     configure_logging(log_level)
-    serve_gateway(host=host, port=port, database_url=url, workers=workers, data_dir=directory)
+    serve_gateway(
+        host=host,
+        port=port,
+        database_url=url,
+        workers=workers,
+        data_dir=directory,
+        upstream_allowlist=checked_allowlist(allow_upstream),
+    )

@@ -117,7 +117,7 @@ class GatewayApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = RequestHeaders(scope["headers"])
         incoming = headers.request_id
-        request_id = incoming.decode("latin-1") if 0 < len(incoming) <= 64 else self._request_ids.next()
+        request_id = incoming.decode("latin-1") if _sane_request_id(incoming) else self._request_ids.next()
         rid = request_id.encode("latin-1")
         path: str = scope["path"]
         method: str = scope["method"]
@@ -179,3 +179,8 @@ def create_app(settings: GatewaySettings, session_factory: Callable[[], Session]
 
     engine = create_engine_for_url(settings.database_url)
     return GatewayApp(settings, make_session_factory(engine), engine)
+
+
+def _sane_request_id(incoming: bytes) -> bool:
+    """A caller's X-Request-Id is echoed and logged only when it is 1-64 visible ASCII characters."""
+    return 0 < len(incoming) <= 64 and all(0x21 <= byte <= 0x7E for byte in incoming)

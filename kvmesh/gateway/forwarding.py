@@ -156,7 +156,13 @@ class Forwarder:
             replica.outstanding += 1
             try:
                 response = await self._upstream.open(
-                    "POST", base + endpoint.upstream_path, body, exchange.request_id, exchange.streamed
+                    "POST",
+                    base + endpoint.upstream_path,
+                    body,
+                    exchange.request_id,
+                    exchange.streamed,
+                    api_key=replica.api_key,
+                    guarded=replica.guarded,
                 )
             except UpstreamFailure as exc:
                 replica.outstanding -= 1

@@ -6,6 +6,9 @@ import errno
 
 import aiohttp
 
+from kvmesh.engines.guarded_http import GuardedConnector
+from kvmesh.engines.upstream_policy import UpstreamPolicy, UpstreamRefused
+from kvmesh.gateway.directory import ReplicaTarget
 from kvmesh.gateway.settings import GatewaySettings
 
 # Below the 5 s idle keep-alive of uvicorn (vLLM) and llama-server, so a pooled
@@ -14,7 +17,8 @@ KEEPALIVE_SECONDS = 4.0
 
 
 class UpstreamFailure(Exception):
-    """The replica could not be reached or did not answer; `kind`: connect|timeout|disconnected|protocol."""
+    """The replica could not be reached or did not answer; `kind`: connect|timeout|disconnected|protocol,
+    or refused (the upstream address policy refused every address of an external upstream)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -34,6 +38,7 @@ class UpstreamClient:
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
+        self._guarded_session: aiohttp.ClientSession | None = None
         connect = settings.connect_timeout
         self._stream_timeout = aiohttp.ClientTimeout(
             total=None,
@@ -50,28 +55,50 @@ class UpstreamClient:
         connector = aiohttp.TCPConnector(
             limit=0, keepalive_timeout=KEEPALIVE_SECONDS, enable_cleanup_closed=False
         )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            raise_for_status=False,
+        guarded = GuardedConnector(
+            UpstreamPolicy.parse(self._settings.upstream_allowlist),
+            limit=0,
+            keepalive_timeout=KEEPALIVE_SECONDS,
+            enable_cleanup_closed=False,
         )
+        self._session = _session_on(connector)
+        self._guarded_session = _session_on(guarded)
 
     async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._guarded_session):
+            if session is not None:
+                await session.close()
+        self._session = self._guarded_session = None
+
+    def _session_for(self, guarded: bool) -> aiohttp.ClientSession:
+        """Users' external upstreams go through the guarded pool: its connector refuses local addresses."""
+        session = self._guarded_session if guarded else self._session
+        assert session is not None, "UpstreamClient.start() was not awaited"
+        return session
 
     async def open(
-        self, method: str, url: str, body: bytes | None, request_id: str, stream: bool
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        request_id: str,
+        stream: bool,
+        *,
+        api_key: str = "",
+        guarded: bool = False,
     ) -> aiohttp.ClientResponse:
-        """Send the request and wait for the response head; failures here happened before the first byte."""
-        assert self._session is not None, "UpstreamClient.start() was not awaited"
+        """Send the request and wait for the response head; failures here happened before the first byte.
+
+        `api_key` is an external upstream's own key, sent as a Bearer token; `guarded` routes the request
+        through the connector that checks the upstream address policy."""
+        session = self._session_for(guarded)
         headers = {"Content-Type": "application/json", "X-Request-Id": request_id}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         if stream:
             headers["Accept"] = "text/event-stream"
         try:
-            return await self._session.request(
+            return await session.request(
                 method,
                 url,
                 data=body,
@@ -84,6 +111,8 @@ class UpstreamClient:
                 "timeout", f"replica did not answer in time ({type(exc).__name__})"
             ) from exc
         except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, UpstreamRefused):
+                raise UpstreamFailure("refused", str(exc.os_error)) from exc
             raise UpstreamFailure("connect", f"cannot connect to replica: {exc.os_error}") from exc
         except aiohttp.ServerDisconnectedError as exc:
             raise UpstreamFailure("disconnected", "replica closed the connection before answering") from exc
@@ -98,14 +127,26 @@ class UpstreamClient:
                 "protocol", f"replica connection failed: {type(exc).__name__}: {exc}"
             ) from exc
 
-    async def probe(self, base_url: str) -> bool:
-        """A replica is healthy again when its /health answers 200 (or, lacking /health, /v1/models does)."""
-        assert self._session is not None
-        for url in (origin_of(base_url) + "/health", base_url + "/models"):
+    async def probe(self, target: ReplicaTarget) -> bool:
+        """A replica is healthy again when its /health answers 200 (or, lacking /health, /v1/models does).
+
+        The probe authenticates and is address-checked like the requests themselves."""
+        session = self._session_for(target.guarded)
+        headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else None
+        for url in (origin_of(target.url) + "/health", target.url + "/models"):
             try:
-                async with self._session.get(url, timeout=self._probe_timeout) as response:
+                async with session.get(url, headers=headers, timeout=self._probe_timeout) as response:
                     if response.status != 404:
                         return response.status == 200
             except (aiohttp.ClientError, TimeoutError):
                 return False
         return False
+
+
+def _session_on(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        raise_for_status=False,
+    )

@@ -15,19 +15,28 @@ log = logging.getLogger(__name__)
 class ReplicaState:
     """One replica as the Gateway sees it right now (memory only)."""
 
-    __slots__ = ("ejected", "id", "outstanding", "url")
+    __slots__ = ("ejected", "id", "outstanding", "target", "url")
 
     def __init__(self, target: ReplicaTarget) -> None:
+        self.target = target
         self.id = target.id
         self.url = target.url
         self.outstanding = 0
         self.ejected = False
 
+    @property
+    def api_key(self) -> str:
+        return self.target.api_key
+
+    @property
+    def guarded(self) -> bool:
+        return self.target.guarded
+
 
 class ReplicaPool:
     """Tracks every replica seen in a route; ejected replicas are skipped until a probe succeeds."""
 
-    def __init__(self, probe: Callable[[str], Awaitable[bool]], probe_interval: float) -> None:
+    def __init__(self, probe: Callable[[ReplicaTarget], Awaitable[bool]], probe_interval: float) -> None:
         self._states: dict[str, ReplicaState] = {}
         self._probe = probe
         self._probe_interval = probe_interval
@@ -59,7 +68,7 @@ class ReplicaPool:
 
     def _state(self, target: ReplicaTarget) -> ReplicaState:
         state = self._states.get(target.id)
-        if state is None or state.url != target.url:
+        if state is None or state.target != target:
             state = ReplicaState(target)
             self._states[target.id] = state
         return state
@@ -71,7 +80,7 @@ class ReplicaPool:
             if not ejected:
                 continue
             results = await asyncio.gather(
-                *(self._probe(state.url) for state in ejected), return_exceptions=True
+                *(self._probe(state.target) for state in ejected), return_exceptions=True
             )
             for state, healthy in zip(ejected, results, strict=True):
                 if healthy is True:

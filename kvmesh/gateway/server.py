@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kvmesh.engines.upstream_policy import ALLOWLIST_ENV
 from kvmesh.gateway.app import GatewayApp, create_app
 from kvmesh.gateway.settings import GatewaySettings
 
@@ -12,8 +13,11 @@ DATABASE_URL_ENV = "KVMESH_GATEWAY_DATABASE_URL"
 DATA_DIR_ENV = "KVMESH_GATEWAY_DATA_DIR"
 
 
-def settings_for(database_url: str | None, data_dir: Path | None) -> GatewaySettings:
-    """Settings from the CLI arguments, falling back to the store's default URL and data dir."""
+def settings_for(
+    database_url: str | None, data_dir: Path | None, upstream_allowlist: tuple[str, ...] | None = None
+) -> GatewaySettings:
+    """Settings from the CLI arguments, falling back to the store's default URL and data dir (and the
+    allowlist to `KVMESH_UPSTREAM_ALLOWLIST`, which is how `--workers N` processes receive it)."""
     from kvmesh.store.engine import default_data_dir, default_database_url
     from kvmesh.store.secrets import load_server_secret
 
@@ -21,6 +25,9 @@ def settings_for(database_url: str | None, data_dir: Path | None) -> GatewaySett
     return GatewaySettings(
         database_url=database_url or default_database_url(),
         server_secret=load_server_secret(directory / "server-secret"),
+        upstream_allowlist=upstream_allowlist
+        if upstream_allowlist is not None
+        else tuple(os.environ.get(ALLOWLIST_ENV, "").split()),
     )
 
 
@@ -33,7 +40,12 @@ def app_from_environment() -> GatewayApp:
 
 
 def serve(
-    host: str, port: int, database_url: str | None, workers: int = 1, data_dir: Path | None = None
+    host: str,
+    port: int,
+    database_url: str | None,
+    workers: int = 1,
+    data_dir: Path | None = None,
+    upstream_allowlist: tuple[str, ...] = (),
 ) -> None:
     import uvicorn
 
@@ -48,8 +60,10 @@ def serve(
         "backlog": 4096,
     }
     if workers <= 1:
-        uvicorn.run(create_app(settings_for(database_url, data_dir)), lifespan="on", **common)  # type: ignore[arg-type]
+        app = create_app(settings_for(database_url, data_dir, upstream_allowlist))
+        uvicorn.run(app, lifespan="on", **common)  # type: ignore[arg-type]
         return
+    os.environ[ALLOWLIST_ENV] = " ".join(upstream_allowlist)
     settings_for(database_url, data_dir)  # fail fast in the parent (and create the secret file once)
     if database_url:
         os.environ[DATABASE_URL_ENV] = database_url

@@ -11,6 +11,8 @@ class GatewaySettings:
 
     `key_ttl`/`route_ttl` are the soft TTLs after which a cached entry is refreshed in the background
     while still served; `hard_ttl` is the age past which an entry is never served (revocation bound).
+    `upstream_allowlist`: local/private networks or hosts users' external upstreams may still reach
+    (the same setting as the Control Plane's; kvmesh.engines.upstream_policy).
     """
 
     database_url: str
@@ -27,3 +29,4 @@ class GatewaySettings:
     usage_flush_interval: float = 0.5
     usage_batch_size: int = 500
     max_body_bytes: int = 16 * 1024 * 1024
+    upstream_allowlist: tuple[str, ...] = ()
