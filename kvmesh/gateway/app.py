@@ -27,6 +27,7 @@ from kvmesh.gateway.auth import Authenticator
 from kvmesh.gateway.directory import Directory
 from kvmesh.gateway.endpoints import PROXIED
 from kvmesh.gateway.forwarding import Forwarder
+from kvmesh.gateway.key_usage import KeyUseTracker
 from kvmesh.gateway.metering import UsageRecorder
 from kvmesh.gateway.metrics import GatewayMetrics
 from kvmesh.gateway.proxy import UpstreamClient
@@ -65,7 +66,10 @@ class GatewayApp:
         self.recorder = UsageRecorder(
             session_factory, settings.usage_flush_interval, settings.usage_batch_size
         )
-        self.authenticator = Authenticator(self.directory, settings.server_secret)
+        self.key_uses = KeyUseTracker(
+            session_factory, settings.key_last_used_interval, settings.key_last_used_flush_interval
+        )
+        self.authenticator = Authenticator(self.directory, settings.server_secret, self.key_uses)
         self.forwarder = Forwarder(
             self.authenticator,
             self.directory,
@@ -89,11 +93,13 @@ class GatewayApp:
     async def startup(self) -> None:
         await self.upstream.start()
         self.recorder.start()
+        self.key_uses.start()
         self.pool.start()
 
     async def shutdown(self) -> None:
         await self.pool.stop()
         await self.recorder.stop()
+        await self.key_uses.stop()
         await self.upstream.stop()
         if self._owned_engine is not None:
             self._owned_engine.dispose()

@@ -13,6 +13,7 @@ class GatewaySettings:
     while still served; `hard_ttl` is the age past which an entry is never served (revocation bound).
     `upstream_allowlist`: local/private networks or hosts users' external upstreams may still reach
     (the same setting as the Control Plane's; kvmesh.engines.upstream_policy).
+    `key_last_used_*`: an API key's lastUsedAt is written at most once per interval, in flushes.
     """
 
     database_url: str
@@ -30,3 +31,5 @@ class GatewaySettings:
     usage_batch_size: int = 500
     max_body_bytes: int = 16 * 1024 * 1024
     upstream_allowlist: tuple[str, ...] = ()
+    key_last_used_interval: float = 60.0
+    key_last_used_flush_interval: float = 5.0
