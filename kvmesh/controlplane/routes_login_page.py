@@ -1,8 +1,10 @@
 """The browser side of `tm auth login`: sign in (session cookie) and approve or deny a CLI code.
 
-CSRF protection is a signed double-submit token: a random nonce lives in the `kvmesh_csrf`
-cookie and every form carries HMAC(key, nonce); a cross-site form can neither read the cookie
-nor compute the HMAC. The session cookie is a short-lived signed JWT (HttpOnly, SameSite=Lax).
+CSRF protection is a signed double-submit token bound to the session: a random nonce lives in the
+`kvmesh_csrf` cookie and every form carries HMAC(key, nonce + digest of the signed-in session, if
+any); a cross-site form can neither read the cookie nor compute the HMAC, and a token taken from
+another session (say, planted with the attacker's own nonce cookie) does not verify in the victim's.
+The session cookie is a short-lived signed JWT (HttpOnly, SameSite=Lax).
 """
 
 from __future__ import annotations
@@ -57,13 +59,24 @@ def _code_url(code: str) -> str:
     return "/cli-login?" + urlencode({"code": code})
 
 
-def _csrf_token(services: ControlPlaneServices, nonce: str) -> str:
-    return hmac.new(services.jwt_key, b"csrf:" + nonce.encode(), hashlib.sha256).hexdigest()
+def _csrf_token(services: ControlPlaneServices, nonce: str, session_binding: str) -> str:
+    message = b"csrf:" + nonce.encode() + b":" + session_binding.encode()
+    return hmac.new(services.jwt_key, message, hashlib.sha256).hexdigest()
 
 
-def _csrf_ok(request: Request, services: ControlPlaneServices, token: str) -> bool:
+def _session_binding(request: Request, services: ControlPlaneServices, db: Session) -> str:
+    """A digest of the session cookie when it signs a user in, else '' (the sign-in form)."""
+    if _signed_in_user(request, services, db) is None:
+        return ""
+    return hashlib.sha256(request.cookies.get(SESSION_COOKIE, "").encode()).hexdigest()
+
+
+def _csrf_ok(request: Request, services: ControlPlaneServices, db: Session, token: str) -> bool:
     nonce = request.cookies.get(CSRF_COOKIE, "")
-    return bool(nonce) and bool(token) and hmac.compare_digest(_csrf_token(services, nonce), token)
+    if not nonce or not token:
+        return False
+    expected = _csrf_token(services, nonce, _session_binding(request, services, db))
+    return hmac.compare_digest(expected, token)
 
 
 def _secure(services: ControlPlaneServices) -> bool:
@@ -125,7 +138,7 @@ def _render_code_page(request: Request, services: ControlPlaneServices, db: Sess
     if row is None or state is not CodeState.PENDING:
         return _problem_page(services, request, state)
     nonce, fresh = _nonce(request)
-    csrf = _csrf_token(services, nonce)
+    csrf = _csrf_token(services, nonce, _session_binding(request, services, db))
     user = _signed_in_user(request, services, db)
     html = (
         pages.approve_page(row.user_code, csrf, user.email)
@@ -156,12 +169,12 @@ def signin(
     password: FormField = "",
     csrf_token: FormField = "",
 ) -> Response:
-    if not _csrf_ok(request, services, csrf_token):
+    if not _csrf_ok(request, services, db, csrf_token):
         return _csrf_failure(services, request)
     row, state = _pending_code(db, code)
     if row is None or state is not CodeState.PENDING:
         return _problem_page(services, request, state)
-    csrf = _csrf_token(services, request.cookies[CSRF_COOKIE])
+    csrf = _csrf_token(services, request.cookies[CSRF_COOKIE], _session_binding(request, services, db))
     wait = services.rate_limits.signin.check(client_ip(request))
     if wait:
         html = pages.signin_page(
@@ -202,7 +215,7 @@ def decision(
     decision: FormField = "",
     csrf_token: FormField = "",
 ) -> Response:
-    if not _csrf_ok(request, services, csrf_token):
+    if not _csrf_ok(request, services, db, csrf_token):
         return _csrf_failure(services, request)
     user = _signed_in_user(request, services, db)
     if user is None:
@@ -229,9 +242,9 @@ def decision(
 
 @router.post("/cli-login/signout")
 def signout(
-    request: Request, services: Services, code: FormField = "", csrf_token: FormField = ""
+    request: Request, services: Services, db: DbSession, code: FormField = "", csrf_token: FormField = ""
 ) -> Response:
-    if not _csrf_ok(request, services, csrf_token):
+    if not _csrf_ok(request, services, db, csrf_token):
         return _csrf_failure(services, request)
     response = RedirectResponse(_code_url(code), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
