@@ -105,7 +105,9 @@ def serve_app() -> Iterator[Callable[[Callable[[int], Any]], LiveServer]]:
         sock = free_port_socket()
         port = sock.getsockname()[1]
         app = make_app(port)
-        server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", proxy_headers=False)
+        )
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         deadline = time.monotonic() + 30

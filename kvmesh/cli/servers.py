@@ -252,7 +252,11 @@ def serve(
         upstream_allowlist=checked_allowlist(allow_upstream),
         trusted_proxies=checked_proxies(trusted_proxies),
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from any local caller;
+    # kvmesh.controlplane.client_address believes it only from --trusted-proxy networks.
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_config=None, access_log=False, proxy_headers=False
+    )
 
 
 def _read_password(password: str | None) -> str:

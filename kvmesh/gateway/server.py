@@ -58,6 +58,7 @@ def serve(
         "log_level": "warning",
         "timeout_graceful_shutdown": 30,
         "backlog": 4096,
+        "proxy_headers": False,  # no X-Forwarded-For rewriting of the peer address
     }
     if workers <= 1:
         app = create_app(settings_for(database_url, data_dir, upstream_allowlist))
