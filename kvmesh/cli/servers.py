@@ -409,3 +409,12 @@ def gateway_serve(
         data_dir=directory,
         upstream_allowlist=checked_allowlist(allow_upstream),
     )
+
+
+def _register_key_rotation() -> None:
+    from kvmesh.cli.server_keys import rotate_keys_command
+
+    controlplane.add_command(rotate_keys_command)
+
+
+_register_key_rotation()

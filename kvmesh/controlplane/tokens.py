@@ -22,11 +22,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kvmesh.store._atomic import write_secret_file
+from kvmesh.store.key_rotation import JWT_KEY_ENV
+from kvmesh.store.key_rotation import JWT_KEY_FILE as JWT_KEY_FILE
 from kvmesh.store.models import RefreshToken, User, utcnow
 from kvmesh.store.secrets import sha256_hex
 
-JWT_KEY_FILE = "jwt-signing-key"  # in the server data dir, beside `server-secret`
-JWT_KEY_ENV = "KVMESH_JWT_SIGNING_KEY"
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"
 ISSUER = "kvmesh-controlplane"
