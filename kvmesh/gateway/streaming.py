@@ -72,19 +72,25 @@ async def _relay(
             if tail:
                 await send({"type": "http.response.body", "body": tail, "more_body": True})
         except (TimeoutError, aiohttp.ClientError) as exc:
-            idle = isinstance(exc, TimeoutError)
-            outcome.status, outcome.failure = (504, "idle") if idle else (502, "protocol")
-            message = (
-                "Upstream replica went idle mid-stream."
-                if idle
-                else "Upstream replica connection died mid-stream."
-            )
-            event = sse_error_event(message, outcome.status, f"upstream_{outcome.failure}")
-            await send({"type": "http.response.body", "body": event, "more_body": True})
+            if relay.done and outcome.client_gone:
+                # The client hung up right after `[DONE]` and the watcher closed the upstream while the
+                # relay still awaited its last bytes: a finished answer, not a broken replica.
+                outcome.upstream_done = True
+            else:
+                await _send_stream_failure(send, outcome, isinstance(exc, TimeoutError))
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         counts = token_counts(relay.usage)
         outcome.tokens = counts if counts is not None else TokenCounts(completion_tokens=max(relay.events, 0))
+
+
+async def _send_stream_failure(send: Send, outcome: StreamOutcome, idle: bool) -> None:
+    outcome.status, outcome.failure = (504, "idle") if idle else (502, "protocol")
+    message = (
+        "Upstream replica went idle mid-stream." if idle else "Upstream replica connection died mid-stream."
+    )
+    event = sse_error_event(message, outcome.status, f"upstream_{outcome.failure}")
+    await send({"type": "http.response.body", "body": event, "more_body": True})
 
 
 async def _close_upstream_on_disconnect(
