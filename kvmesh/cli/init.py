@@ -52,7 +52,7 @@ def synced_at_now() -> str:
 
 def _managed_values(client: Any, user_id: str) -> dict[str, Any]:
     """What goes into `[managed]`: the chosen deployment's key, name and endpoint, else the newest API key."""
-    from kvmesh.client._inventory import (
+    from kvmesh.client import (
         PROVIDER_LABELS,
         InventoryError,
         pick_api_key,
@@ -103,7 +103,7 @@ def write_managed(cli: CliContext, managed: dict[str, Any]) -> None:
     """Replace `[managed]` wholesale, drop legacy top-level gateway keys, keep comments and `[overrides]`."""
     import tomlkit
 
-    from kvmesh.client._config import load_config_document, save_config_document
+    from kvmesh.client import load_config_document, save_config_document
 
     settings = cli.settings
     doc = load_config_document(settings.config_path)
@@ -130,7 +130,7 @@ def write_managed(cli: CliContext, managed: dict[str, Any]) -> None:
 
 
 def _sync(cli: CliContext) -> None:
-    from kvmesh.client._tokens import read_token_file
+    from kvmesh.client import read_token_file
 
     settings = cli.settings
     with cli_errors():
@@ -177,15 +177,13 @@ def _sync(cli: CliContext) -> None:
 
 
 def _show(cli: CliContext) -> None:
-    from kvmesh.cli import _readiness as r
+    from kvmesh.cli.readiness import local as r
 
     settings = cli.settings
-    token = r.inspect_token(settings.auth_json_path)
-    gateway = r.inspect_gateway(settings, token)
+    readiness = r.inspect_local(settings)
+    token, gateway = readiness.token, readiness.gateway
     ready = gateway.ready_for_direct_request
-    warnings = [f"control_plane_auth_json invalid ({token.error})"] if token.error else []
-    if gateway.user_id_error:
-        warnings.append(gateway.user_id_error)
+    warnings = readiness.state_warnings()
     setup = r.setup_steps(gateway, token.ready)
     next_steps = [*setup, *([] if ready else ["tm infer doctor"]), r.chat_example(gateway.model_id_present)]
     optional: list[str] = []

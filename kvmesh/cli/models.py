@@ -21,7 +21,7 @@ def models() -> None:
 
 
 def _model_id(value: str) -> str:
-    from kvmesh.client._controlplane import path_segment
+    from kvmesh.client import path_segment
 
     if not value.strip():
         raise usage_error("MODEL_ID must not be empty.")

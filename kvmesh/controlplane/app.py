@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -21,24 +19,9 @@ from kvmesh.controlplane.settings import ControlPlaneSettings
 
 log = logging.getLogger("kvmesh.controlplane")
 
-OPTIONAL_ROUTERS = (
-    "kvmesh.controlplane.routes_inventory",
-    "kvmesh.controlplane.routes_keys",
-    "kvmesh.controlplane.routes_billing",
-)
-
-
-def _optional_module(name: str) -> Any | None:
-    """Import a module that another engineer may not have landed yet; None when it is absent."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
-            return None
-        raise
-
 
 def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneServices, Engine]:
+    from kvmesh.controlplane.catalog import seed_catalog
     from kvmesh.controlplane.tokens import JWT_KEY_FILE, load_jwt_key
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
     from kvmesh.store.migrate import upgrade_database
@@ -53,10 +36,8 @@ def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneService
     engine = create_engine_for_url(settings.database_url)
     session_factory = make_session_factory(engine)
     with session_factory() as session:
-        catalog = _optional_module("kvmesh.controlplane.catalog")
-        if catalog is not None:
-            catalog.seed_catalog(session, settings)
-            session.commit()
+        seed_catalog(session, settings)
+        session.commit()
     interval = max(1, settings.login_poll_interval_s)
     limits = RateLimits(
         login_start=per_minute(settings.login_start_limit_per_minute),
@@ -78,10 +59,11 @@ def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneService
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ControlPlaneSettings = app.state.settings
     services, engine = await asyncio.to_thread(_build_services, settings)
-    controller_module = _optional_module("kvmesh.engines.controller") if settings.run_engines else None
-    if controller_module is not None:
-        services.controller = controller_module.DeploymentController(
-            services.session_factory, settings, secret=services.secret
+    if settings.run_engines:
+        from kvmesh.engines.controller import DeploymentController
+
+        services.controller = DeploymentController(
+            services.session_factory, settings.engine_settings(), secret=services.secret
         )
         await services.controller.start()
     app.state.services = services
@@ -97,7 +79,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: ControlPlaneSettings) -> FastAPI:
     """Build a fresh Control Plane app; nothing touches the database until the lifespan starts."""
-    from kvmesh.controlplane import routes_auth, routes_login_page
+    from kvmesh.controlplane import (
+        routes_auth,
+        routes_billing,
+        routes_cost,
+        routes_inventory,
+        routes_keys,
+        routes_login_page,
+    )
+    from kvmesh.controlplane.console import routes as console_routes
 
     app = FastAPI(
         title="kvmesh Control Plane",
@@ -112,10 +102,11 @@ def create_app(settings: ControlPlaneSettings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(routes_auth.router)
     app.include_router(routes_login_page.router)
-    for name in OPTIONAL_ROUTERS:
-        module = _optional_module(name)
-        if module is not None:
-            app.include_router(module.router)
+    app.include_router(routes_inventory.router)
+    app.include_router(routes_keys.router)
+    app.include_router(routes_billing.router)
+    app.include_router(routes_cost.router)
+    app.include_router(console_routes.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

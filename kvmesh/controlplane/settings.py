@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from kvmesh.engines.settings import EngineSettings
 
 DEFAULT_SIGNUP_CREDIT_MICROS = 10_000_000
 
@@ -14,10 +16,8 @@ class ControlPlaneSettings:
 
     `public_base_url` is what `auth_url` links point at (defaults to http://host:port).
     `argon2_*` exist so tests can use cheap password hashing.
-    The `llama_*`, `engine_*` and `vllm_*` fields are the deployment controller's engine settings
-    (read through `kvmesh.engines.provider.setting`); a deployment's engine_config overrides the
-    `llama_*` ones. `llama_threads` / `llama_ctx_size` of None mean automatic: threads from the core
-    count, context = min(model context, 2048) x parallel slots.
+    `engines` holds the deployment controller's typed engine settings (kvmesh/engines/settings.py);
+    a deployment's engine_config overrides their `llama_*` fields.
     `upstream_allowlist`: networks/hosts that users' external deployments may reach although they are
     loopback/private/link-local (kvmesh.engines.upstream_policy); admins' deployments are always trusted.
     `trusted_proxies`: networks whose `X-Forwarded-For` is believed for per-IP limits (default none).
@@ -41,18 +41,19 @@ class ControlPlaneSettings:
     catalog_file: Path | None = None
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
-    llama_threads: int | None = None
-    llama_parallel: int = 4
-    llama_ctx_size: int | None = None
-    engine_poll_interval_s: float = 2.0
-    engine_health_interval_s: float = 5.0
-    engine_restart_backoff_s: float = 1.0
-    engine_restart_backoff_cap_s: float = 60.0
-    engine_unhealthy_threshold: int = 3
-    engine_start_timeout_s: float = 120.0
-    vllm_start_timeout_s: float = 900.0
     upstream_allowlist: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    engines: EngineSettings = field(default_factory=EngineSettings)
+
+    def engine_settings(self) -> EngineSettings:
+        """The engine settings as the providers and the deployment controller take them.
+
+        Their data dir defaults to this Control Plane's, so replica logs land under `<data dir>/engines`;
+        the upstream allowlist is this Control Plane's (creation time and health checks agree).
+        """
+        data_dir = self.engines.data_dir if self.engines.data_dir is not None else self.data_dir
+        allowlist = tuple(dict.fromkeys((*self.engines.upstream_allowlist, *self.upstream_allowlist)))
+        return replace(self.engines, data_dir=data_dir, upstream_allowlist=allowlist)
 
     @property
     def base_url(self) -> str:

@@ -21,10 +21,10 @@ import jwt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from kvmesh.store._atomic import write_secret_file
 from kvmesh.store.key_rotation import JWT_KEY_ENV
 from kvmesh.store.key_rotation import JWT_KEY_FILE as JWT_KEY_FILE
 from kvmesh.store.models import RefreshToken, User, utcnow
+from kvmesh.store.private_files import write_secret_file
 from kvmesh.store.secrets import sha256_hex
 
 JWT_ALGORITHM = "HS256"

@@ -6,7 +6,8 @@ from typing import Any
 
 from kvmesh.engines.guarded_http import guarded_get_ok
 from kvmesh.engines.processes import EngineStartError
-from kvmesh.engines.provider import ReplicaHandle, ReplicaSpec, setting
+from kvmesh.engines.provider import ReplicaHandle, ReplicaSpec
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.engines.upstream_policy import ADMIN_APPROVED, UpstreamPolicy, UpstreamRefused
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY
 
@@ -27,9 +28,9 @@ class ExternalProvider:
 
     name = "external"
 
-    def __init__(self, settings: object) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
-        self.policy = UpstreamPolicy.parse(setting(settings, "upstream_allowlist", ()))
+        self.policy = UpstreamPolicy.parse(settings.upstream_allowlist)
         self._trusted: set[tuple[str, int]] = set()
 
     async def start_replica(self, spec: ReplicaSpec, ordinal: int) -> ReplicaHandle:

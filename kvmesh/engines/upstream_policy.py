@@ -6,11 +6,13 @@ NAT, unspecified, multicast and reserved addresses are refused, in IPv4 and IPv6
 IPv4-mapped / NAT64 / 6to4 forms and the legacy numeric IPv4 spellings (`2130706433`, `0177.1`).
 Operators allow networks or host names with the `upstream_allowlist` setting; deployments an admin
 creates are trusted. Names are checked again on the address they resolve to when connecting (DNS
-rebinding), see `kvmesh.engines.guarded_http`.
+rebinding): `kvmesh.engines.guarded_http` for the controller's health checks, `allowed_addresses` for
+the Gateway's upstream pool, which connects to the checked address rather than the name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -146,3 +148,26 @@ class UpstreamPolicy:
             if refusal:
                 return refusal
         return None
+
+
+async def allowed_addresses(host: str, port: int, policy: UpstreamPolicy) -> list[str]:
+    """The addresses `host` resolves to now that `policy` lets an external upstream use, in resolver order.
+
+    Connect to one of these, not to the name: a second lookup could answer with another address (DNS
+    rebinding). IP literals in any spelling the resolver accepts pass through the same check.
+    UpstreamRefused (an OSError) when no address is usable; resolver errors propagate as OSError.
+    """
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    allowed: list[str] = []
+    refusal = ""
+    for info in infos:
+        text = str(info[4][0])
+        reason = policy.address_refusal(ipaddress.ip_address(text.split("%", 1)[0]), host)
+        if reason is not None:
+            refusal = reason
+        elif text not in allowed:
+            allowed.append(text)
+    if not allowed:
+        raise UpstreamRefused(refusal or f"upstream host {host} has no usable address")
+    return allowed

@@ -19,6 +19,7 @@ from kvmesh.gateway.asgi import (
     RequestHeaders,
     Scope,
     Send,
+    direct_body,
     send_bytes,
     send_error,
     send_json,
@@ -30,10 +31,10 @@ from kvmesh.gateway.forwarding import Forwarder
 from kvmesh.gateway.key_usage import KeyUseTracker
 from kvmesh.gateway.metering import UsageRecorder
 from kvmesh.gateway.metrics import GatewayMetrics
-from kvmesh.gateway.proxy import UpstreamClient
 from kvmesh.gateway.replicas import ReplicaPool
 from kvmesh.gateway.routing import policy_by_name
 from kvmesh.gateway.settings import GatewaySettings
+from kvmesh.gateway.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class GatewayApp:
             if endpoint is not None:
                 if method != "POST":
                     raise GatewayError(405, f"{path} accepts POST only.", "method_not_allowed")
-                await self.forwarder.handle(endpoint, headers, receive, send, request_id)
+                await self.forwarder.handle(endpoint, headers, receive, send, request_id, direct_body(scope))
             elif path in GET_PATHS:
                 if method not in ("GET", "HEAD"):
                     raise GatewayError(405, f"{path} accepts GET only.", "method_not_allowed")

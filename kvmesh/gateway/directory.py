@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kvmesh.engines.upstream_policy import ADMIN_APPROVED
 from kvmesh.gateway.cache import RefreshingCache
 from kvmesh.gateway.settings import GatewaySettings
-from kvmesh.store.models import ApiKey, Deployment, LedgerEntry, Replica, ServerlessModel, UsageRecord, User
+from kvmesh.store.models import ApiKey, Deployment, Replica, ServerlessModel, User
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, decrypt_secret
+from kvmesh.store.users import balance_micros
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -198,17 +199,7 @@ class Directory:
 
     def _load_balance(self, user_id: str) -> int:
         with self._sessions() as session:
-            credits = session.scalar(
-                select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(
-                    LedgerEntry.user_id == user_id
-                )
-            )
-            spent = session.scalar(
-                select(func.coalesce(func.sum(UsageRecord.cost_micros), 0)).where(
-                    UsageRecord.user_id == user_id
-                )
-            )
-        return int(credits or 0) - int(spent or 0)
+            return balance_micros(session, user_id)
 
 
 def _ready_replicas(session: Session, deployment: Deployment, secret: bytes) -> tuple[ReplicaTarget, ...]:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
+from kvmesh.engines.dialects import NativeDialect, native_dialect
 from kvmesh.gateway.asgi import (
+    DirectBody,
     GatewayError,
     Receive,
     RequestHeaders,
@@ -20,16 +20,15 @@ from kvmesh.gateway.asgi import (
 )
 from kvmesh.gateway.auth import DEPLOYMENT_KEY_OTHER_MODEL, Authenticator, Caller
 from kvmesh.gateway.directory import ON_DEMAND, Directory, Route
-from kvmesh.gateway.endpoints import ProxiedEndpoint, llamacpp_request, llamacpp_response
-from kvmesh.gateway.metering import TokenCounts, UsageRecorder
+from kvmesh.gateway.endpoints import ProxiedEndpoint
+from kvmesh.gateway.metering import NO_TOKENS, TokenCounts, UsageRecorder, UsageRow
 from kvmesh.gateway.metrics import GatewayMetrics
-from kvmesh.gateway.proxy import UpstreamClient, UpstreamFailure, origin_of
+from kvmesh.gateway.relay.stream import relay_stream
+from kvmesh.gateway.relay.unary import relay_unary
 from kvmesh.gateway.replicas import ReplicaPool, ReplicaState
 from kvmesh.gateway.routing import RouteRequest, RoutingPolicy
-from kvmesh.gateway.streaming import relay_stream
-from kvmesh.gateway.upstream_replies import relay_unary
-
-NO_TOKENS = TokenCounts()
+from kvmesh.gateway.upstream import UpstreamClient, UpstreamFailure, origin_of
+from kvmesh.gateway.upstream_http import UpstreamProtocolError, UpstreamResponse
 
 
 @dataclass(slots=True)
@@ -75,10 +74,11 @@ class Forwarder:
         receive: Receive,
         send: Send,
         request_id: str,
+        direct: DirectBody | None = None,
     ) -> None:
         started = time.perf_counter()
         caller = await self._auth.caller(headers)
-        body = await read_body(receive, self._max_body)
+        body = await read_body(receive, self._max_body, headers.content_length)
         request = _parse_request(body)
         model = request.get("model")
         if not isinstance(model, str) or not model.strip():
@@ -101,13 +101,14 @@ class Forwarder:
                 }
                 body = json.dumps(request).encode()
                 strip_usage = True
-        if not endpoint.metered and route.provider == "llamacpp":
-            await self._engine_native(endpoint, route, request, send, request_id)
+        dialect = None if endpoint.metered else native_dialect(route.provider)
+        if dialect is not None:
+            await self._engine_native(dialect, endpoint, route, request, send, request_id)
             return
         exchange = Exchange(request_id, endpoint, caller, route, stream, started)
         self._metrics.in_flight.inc()
         try:
-            await self._forward(exchange, body, send, receive, strip_usage)
+            await self._forward(exchange, body, send, receive, strip_usage, direct)
         finally:
             self._metrics.in_flight.dec()
             if endpoint.metered:
@@ -139,7 +140,7 @@ class Forwarder:
             )
         return route
 
-    async def _open(self, exchange: Exchange, body: bytes) -> tuple[aiohttp.ClientResponse, ReplicaState]:
+    async def _open(self, exchange: Exchange, body: bytes) -> tuple[UpstreamResponse, ReplicaState]:
         """Open the upstream request. A failure before the first byte ejects the replica and retries once
         on another one; a pooled keep-alive connection the engine had already closed (llama-server
         closes them after 100 requests) is retried at once, up to twice, without blaming the replica."""
@@ -184,7 +185,13 @@ class Forwarder:
         raise GatewayError(status, f"Upstream replica failed: {failure.message}", f"upstream_{failure.kind}")
 
     async def _forward(
-        self, exchange: Exchange, body: bytes, send: Send, receive: Receive, strip_usage: bool
+        self,
+        exchange: Exchange,
+        body: bytes,
+        send: Send,
+        receive: Receive,
+        strip_usage: bool,
+        direct: DirectBody | None,
     ) -> None:
         try:
             response, replica = await self._open(exchange, body)
@@ -194,7 +201,7 @@ class Forwarder:
         try:
             if exchange.streamed and response.status == 200:
                 outcome = await relay_stream(
-                    response, send, receive, exchange.request_id.encode(), strip_usage
+                    response, send, receive, exchange.request_id.encode(), strip_usage, direct
                 )
                 exchange.status, exchange.tokens = outcome.status, outcome.tokens
                 exchange.first_byte_at = outcome.first_byte_at
@@ -216,21 +223,28 @@ class Forwarder:
             response.close()
 
     async def _engine_native(
-        self, endpoint: ProxiedEndpoint, route: Route, request: dict[str, Any], send: Send, request_id: str
+        self,
+        dialect: NativeDialect,
+        endpoint: ProxiedEndpoint,
+        route: Route,
+        request: dict[str, Any],
+        send: Send,
+        request_id: str,
     ) -> None:
-        """llama-server's /tokenize and /detokenize take other field names; map both ways."""
+        """An engine whose /tokenize and /detokenize take other shapes: map both ways through its dialect."""
         exchange = Exchange(
             request_id, endpoint, Caller("", "", route.surface), route, False, time.perf_counter()
         )
-        if endpoint.path == "/tokenize" and "messages" in request and "prompt" not in request:
-            templated = await self._call_json(exchange, "/apply-template", {"messages": request["messages"]})
+        template = dialect.template_path
+        if template and endpoint.path == "/tokenize" and "messages" in request and "prompt" not in request:
+            templated = await self._call_json(exchange, template, {"messages": request["messages"]})
             request = {
                 **request,
                 "prompt": templated.get("prompt", "") if isinstance(templated, dict) else "",
             }
-        mapped = llamacpp_request(endpoint.path, request)
+        mapped = dialect.request(endpoint.path, request)
         reply = await self._call_json(exchange, endpoint.upstream_path, mapped)
-        await send_json(send, 200, llamacpp_response(endpoint.path, reply), request_id.encode())
+        await send_json(send, 200, dialect.response(endpoint.path, reply), request_id.encode())
 
     async def _call_json(self, exchange: Exchange, path: str, payload: Any) -> Any:
         hop = ProxiedEndpoint(path, path, False, False, at_root=True)
@@ -249,7 +263,7 @@ class Forwarder:
             return json.loads(raw)
         except ValueError as exc:
             raise GatewayError(502, f"Engine {path} returned invalid JSON.", "upstream_invalid_json") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, UpstreamProtocolError) as exc:
             raise GatewayError(
                 502, f"Engine {path} failed: {type(exc).__name__}", "upstream_protocol"
             ) from exc
@@ -267,26 +281,26 @@ class Forwarder:
         )
         self._directory.spend(caller.user_id, cost)
         self._recorder.record(
-            {
-                "request_id": exchange.request_id,
-                "user_id": caller.user_id,
-                "api_key_id": caller.api_key_id,
-                "deployment_id": route.deployment_id,
-                "surface": caller.surface,
-                "model": route.model,
-                "endpoint": exchange.endpoint.path,
-                "streamed": exchange.streamed,
-                "prompt_tokens": tokens.prompt_tokens,
-                "completion_tokens": tokens.completion_tokens,
-                "cached_tokens": tokens.cached_tokens,
-                "latency_ms": int((now - exchange.started) * 1000),
-                "ttft_ms": int((exchange.first_byte_at - exchange.started) * 1000)
+            UsageRow(
+                request_id=exchange.request_id,
+                user_id=caller.user_id,
+                api_key_id=caller.api_key_id,
+                deployment_id=route.deployment_id,
+                surface=caller.surface,
+                model=route.model,
+                endpoint=exchange.endpoint.path,
+                streamed=exchange.streamed,
+                prompt_tokens=tokens.prompt_tokens,
+                completion_tokens=tokens.completion_tokens,
+                cached_tokens=tokens.cached_tokens,
+                latency_ms=int((now - exchange.started) * 1000),
+                ttft_ms=int((exchange.first_byte_at - exchange.started) * 1000)
                 if exchange.first_byte_at
                 else None,
-                "status_code": exchange.status,
-                "cost_micros": cost,
-                "created_at": datetime.now(UTC),
-            }
+                status_code=exchange.status,
+                cost_micros=cost,
+                created_at=datetime.now(UTC),
+            )
         )
         self._metrics.request_done(exchange.endpoint.path, caller.surface, exchange.status)
         self._metrics.proxied(

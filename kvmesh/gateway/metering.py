@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from kvmesh.background import BackgroundTask
 from kvmesh.store.models import UsageRecord
+from kvmesh.store.usage_rollup import apply_usage_to_rollups
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,38 @@ class TokenCounts:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+
+
+NO_TOKENS = TokenCounts()
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One metered request, as the Gateway writes it to the `usage_records` table."""
+
+    request_id: str
+    user_id: str
+    api_key_id: str | None
+    deployment_id: str | None
+    surface: str
+    model: str
+    endpoint: str
+    streamed: bool
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    latency_ms: int
+    ttft_ms: int | None
+    status_code: int
+    cost_micros: int
+    created_at: datetime
+
+    def as_columns(self) -> dict[str, Any]:
+        """Column name -> value, for the batched Core insert."""
+        return {name: getattr(self, name) for name in USAGE_ROW_FIELDS}
+
+
+USAGE_ROW_FIELDS = tuple(field.name for field in fields(UsageRow))
 
 
 def token_counts(usage: Any) -> TokenCounts | None:
@@ -55,13 +90,13 @@ class UsageRecorder:
         self._sessions = session_factory
         self._flush_interval = flush_interval
         self._batch_size = batch_size
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[UsageRow] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._flusher = BackgroundTask(self._flush_loop, "kvmesh-usage-flush")
         self.written = 0
 
-    def record(self, row: dict[str, Any]) -> None:
+    def record(self, row: UsageRow) -> None:
         self._pending.append(row)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
@@ -71,14 +106,10 @@ class UsageRecorder:
         return len(self._pending)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._flush_loop())
+        self._flusher.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._flusher.stop()
         for _ in range(3):
             if not self._pending:
                 break
@@ -98,10 +129,12 @@ class UsageRecorder:
                     return
                 self.written += len(batch)
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
+    def _write(self, batch: list[UsageRow]) -> None:
         # A Core executemany on the table: several times cheaper than the ORM bulk path per batch.
+        rows = [row.as_columns() for row in batch]
         with self._sessions() as session, session.begin():
-            session.connection().execute(USAGE_INSERT, batch)
+            session.connection().execute(USAGE_INSERT, rows)
+            apply_usage_to_rollups(session, rows)
 
     async def _flush_loop(self) -> None:
         while True:

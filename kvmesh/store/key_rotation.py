@@ -19,8 +19,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kvmesh.store._atomic import write_secret_file
 from kvmesh.store.models import ApiKey, Deployment
+from kvmesh.store.private_files import write_secret_file
 from kvmesh.store.secrets import (
     ENCRYPTED_UPSTREAM_KEY,
     SECRET_ENV,

@@ -9,13 +9,14 @@ secrets are never stored in clear: API keys as a keyed hash (lookup) plus an enc
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -287,3 +288,24 @@ class ServerSetting(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UsageDailyRollup(Base):
+    """Usage summed per user, UTC day, model, deployment and API key; kept current by the usage writer
+    in the same transaction as the raw rows (`kvmesh.store.usage_rollup`). '' stands for "none" in
+    `deployment_id` / `api_key_id` so they can be part of the key. `savings_picos` is cached tokens x
+    (input − cached price per 1M tokens): pico-dollars, exact; the readers floor it to micro-dollars."""
+
+    __tablename__ = "usage_daily_rollups"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(String(36), primary_key=True, default="")
+    api_key_id: Mapped[str] = mapped_column(String(36), primary_key=True, default="")
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    savings_picos: Mapped[int] = mapped_column(BigInteger, default=0)

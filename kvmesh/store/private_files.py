@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 PRIVATE_DIR_MODE = 0o700
@@ -59,3 +60,20 @@ def _tighten(path: Path, mode: int) -> None:
         info = path.stat()
         if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & ~mode:
             os.chmod(path, mode)
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically: a 0600 temp file in a 0700 folder, fsynced, then renamed."""
+    private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

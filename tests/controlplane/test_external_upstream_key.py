@@ -8,6 +8,7 @@ from typing import Any
 
 from records_harness import deploy, sign_up
 
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.store.models import Deployment
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, decrypt_secret
 
@@ -80,8 +81,7 @@ def test_the_external_replica_still_sends_the_upstream_key(control_plane: Any, s
     live = control_plane(
         upstream_allowlist=LOOPBACK,
         run_engines=True,
-        engine_poll_interval_s=0.2,
-        engine_health_interval_s=0.5,
+        engines=EngineSettings(engine_poll_interval_s=0.2, engine_health_interval_s=0.5),
     )
     alice = sign_up(live, "alice@example.com")
     record = deploy(

@@ -5,16 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from kvmesh.engines.external import ExternalProvider, openai_base
 from kvmesh.engines.processes import EngineStartError, free_port, launch, terminate, wait_until_healthy
 from kvmesh.engines.provider import ReplicaSpec, create_provider
+from kvmesh.engines.settings import EngineSettings
 
 STANDIN = Path(__file__).with_name("standin_engine.py")
-LOOPBACK_ALLOWED = SimpleNamespace(upstream_allowlist=("127.0.0.1/32",))
+LOOPBACK_ALLOWED = EngineSettings(upstream_allowlist=("127.0.0.1/32",))
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ async def test_unreachable_endpoint_is_a_start_error() -> None:
 
 async def test_missing_base_url_is_a_start_error() -> None:
     with pytest.raises(EngineStartError, match="base_url"):
-        await ExternalProvider(SimpleNamespace()).start_replica(ReplicaSpec("d", "s"), 0)
+        await ExternalProvider(EngineSettings()).start_replica(ReplicaSpec("d", "s"), 0)
 
 
 def test_the_controller_decrypts_the_stored_upstream_key_in_memory() -> None:
@@ -73,11 +73,11 @@ async def test_an_upstream_key_that_cannot_be_decrypted_is_a_start_error() -> No
         "d", "s", engine_config={"base_url": "http://127.0.0.1:9", ENCRYPTED_UPSTREAM_KEY: "x"}
     )
     with pytest.raises(EngineStartError, match="cannot decrypt the upstream API key"):
-        await ExternalProvider(SimpleNamespace()).start_replica(spec, 0)
+        await ExternalProvider(EngineSettings()).start_replica(spec, 0)
 
 
 async def test_a_loopback_upstream_is_refused_without_an_allowlist(upstream: str) -> None:
-    provider = ExternalProvider(SimpleNamespace())
+    provider = ExternalProvider(EngineSettings())
     spec = ReplicaSpec("d", "s", engine_config={"base_url": upstream})
     with pytest.raises(EngineStartError, match="is loopback; an admin must allow it"):
         await provider.start_replica(spec, 0)
@@ -86,7 +86,7 @@ async def test_a_loopback_upstream_is_refused_without_an_allowlist(upstream: str
 async def test_an_admin_approved_upstream_may_be_loopback(upstream: str) -> None:
     from kvmesh.engines.upstream_policy import ADMIN_APPROVED
 
-    provider = ExternalProvider(SimpleNamespace())
+    provider = ExternalProvider(EngineSettings())
     spec = ReplicaSpec("d", "s", engine_config={"base_url": upstream, ADMIN_APPROVED: True})
     handle = await provider.start_replica(spec, 0)
     assert await provider.check_health(handle)

@@ -14,9 +14,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kvmesh.cli import cli
-from kvmesh.client import ConfigError
-from kvmesh.client._chat import ChatInputError, load_request_json
-from kvmesh.client._config import GlobalOptions, resolve_settings
+from kvmesh.client import ChatInputError, ConfigError, GlobalOptions, load_request_json, resolve_settings
 
 CONFIG_KEYS = ["controlplane_base", "gateway_base", "gateway_provider", "timeout", "max_retries", "ca_bundle"]
 toml_scalars = (

@@ -11,8 +11,8 @@ from bad_input_profile import bounded
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from kvmesh.client._sse import StreamEventError, chat_delta_texts, completion_texts, iter_events
-from kvmesh.gateway.sse import SseRelay
+from kvmesh.client import StreamEventError, chat_delta_texts, completion_texts, iter_events
+from kvmesh.gateway.relay.sse_events import SseEventFilter
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
@@ -52,7 +52,7 @@ def _cuts(data: bytes, points: list[int]) -> list[bytes]:
 @example(data=b"data: " + DEEP.encode() + b"\n\n", points=[3])
 @example(data=b'data: {"usage":{"x":' + DEEP.encode() + b"}}\n\n", points=[])
 def test_the_gateway_relay_forwards_every_byte_unchanged(data: bytes, points: list[int]) -> None:
-    relay = SseRelay(strip_usage_only=False)
+    relay = SseEventFilter(strip_usage_only=False)
     out = b"".join(relay.feed(chunk) for chunk in _cuts(data, points)) + relay.finish()
     assert out == data
 
@@ -61,7 +61,7 @@ def test_the_gateway_relay_forwards_every_byte_unchanged(data: bytes, points: li
 @given(data=upstream_bytes, points=st.lists(st.integers(min_value=0), max_size=8))
 @example(data=b'data: {"usage":{"n":' + DEEP.encode() + b'}, "choices": []}\n\n', points=[])
 def test_the_gateway_relay_stripping_usage_never_fails(data: bytes, points: list[int]) -> None:
-    relay = SseRelay(strip_usage_only=True)
+    relay = SseEventFilter(strip_usage_only=True)
     out = b"".join(relay.feed(chunk) for chunk in _cuts(data, points)) + relay.finish()
     assert len(out) <= len(data)
     assert relay.usage is None or isinstance(relay.usage, dict)

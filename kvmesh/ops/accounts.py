@@ -1,0 +1,199 @@
+"""Account administration for operators: `create-user`, `issue-tokens`, `grant-credit`, `rotate-keys`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+import click
+
+from kvmesh.cli._errors import CliError
+from kvmesh.ops.database import database_options, open_store, resolve_server_paths
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from kvmesh.store.models import User
+
+
+def _usd_to_micros(amount: str, option: str) -> int:
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise click.BadParameter(f"not a number: {amount!r}", param_hint=option) from None
+    if not value.is_finite():
+        raise click.BadParameter(f"not a number: {amount!r}", param_hint=option)
+    return int((value * 1_000_000).to_integral_value())
+
+
+def _user_by_email(session: Session, email: str) -> User:
+    from kvmesh.store.users import find_user_by_email
+
+    user = find_user_by_email(session, email)
+    if user is None:
+        raise CliError(
+            f"no user with email {email.strip().lower()}", ["Create it: kvmesh controlplane create-user"]
+        )
+    return user
+
+
+def _read_password(password: str | None) -> str:
+    if password is not None:
+        return password
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise CliError("no password given: pass --password or pipe it on stdin")
+    return line
+
+
+@click.command("create-user")
+@click.option("--email", required=True, help="The account's email address (its sign-in name).")
+@click.option("--password", default=None, help="Password (default: prompt, or one line from stdin).")
+@click.option("--admin", is_flag=True, help="Give the account the admin role (the owner).")
+@click.option("--credit-usd", default="10", show_default=True, help="Starting credit for the new account.")
+@database_options
+def create_user_command(
+    email: str,
+    password: str | None,
+    admin: bool,
+    credit_usd: str,
+    database_url: str | None,
+    data_dir: str | None,
+) -> None:
+    """Create a local account with its first API key and starting credit.
+
+    \b
+    Example:
+      kvmesh controlplane create-user --email owner@example.com --admin
+    """
+    from kvmesh.store.users import AccountError, create_user
+
+    credit_micros = _usd_to_micros(credit_usd, "--credit-usd")
+    secret_password = _read_password(password)
+    session_factory, secret = open_store(*resolve_server_paths(database_url, data_dir))
+    with session_factory() as session:
+        try:
+            user, _ = create_user(
+                session, secret, email, secret_password, admin=admin, signup_credit_micros=credit_micros
+            )
+        except AccountError as exc:
+            raise CliError(str(exc)) from None
+        session.commit()
+        click.echo(f"Created user {user.email} (id {user.id}, role {user.role}).")
+
+
+@click.command("issue-tokens")
+@click.option("--email", required=True, help="The account to sign in.")
+@database_options
+def issue_tokens_command(email: str, database_url: str | None, data_dir: str | None) -> None:
+    """Print a fresh token object (as `/auth/cli/exchange` returns) for an existing account.
+
+    Used by `tm local up` to sign the CLI in without a browser. The output is a secret.
+
+    \b
+    Example:
+      kvmesh controlplane issue-tokens --email owner@example.com > "$TM_CONFIG_HOME/auth.json"
+    """
+    from kvmesh.controlplane.settings import ControlPlaneSettings
+    from kvmesh.controlplane.tokens import JWT_KEY_FILE, TokenLifetimes, issue_tokens, load_jwt_key
+
+    url, directory = resolve_server_paths(database_url, data_dir)
+    session_factory, _ = open_store(url, directory)
+    defaults = ControlPlaneSettings(database_url=url, data_dir=directory)
+    try:
+        key = load_jwt_key(directory / JWT_KEY_FILE)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read the JWT signing key: {exc}") from None
+    with session_factory() as session:
+        user = _user_by_email(session, email)
+        lifetimes = TokenLifetimes(defaults.access_token_ttl_s, defaults.refresh_token_ttl_s)
+        tokens = issue_tokens(session, key, user, lifetimes)
+        session.commit()
+    click.echo(json.dumps(tokens, indent=2))
+
+
+@click.command("grant-credit")
+@click.option("--email", required=True, help="The account to credit.")
+@click.option("--amount-usd", required=True, help="Amount in USD, e.g. 25 or 0.50 (negative to debit).")
+@click.option("--description", default="operator grant", show_default=True, help="Ledger description.")
+@database_options
+def grant_credit_command(
+    email: str, amount_usd: str, description: str, database_url: str | None, data_dir: str | None
+) -> None:
+    """Add a credit ledger entry to an account and print its new balance.
+
+    \b
+    Example:
+      kvmesh controlplane grant-credit --email alice@example.com --amount-usd 25
+    """
+    from kvmesh.store.users import balance_micros, grant_credit
+
+    micros = _usd_to_micros(amount_usd, "--amount-usd")
+    if micros == 0:
+        raise click.BadParameter("amount must not be zero", param_hint="--amount-usd")
+    session_factory, _ = open_store(*resolve_server_paths(database_url, data_dir))
+    with session_factory() as session:
+        user = _user_by_email(session, email)
+        grant_credit(session, user.id, micros, description)
+        session.commit()
+        balance = Decimal(balance_micros(session, user.id)) / 1_000_000
+    click.echo(f"Granted {Decimal(micros) / 1_000_000} USD to {user.email}; balance {balance:.6f} USD.")
+
+
+@click.command("rotate-keys")
+@click.option("--jwt", "jwt_key", is_flag=True, help="Replace the JWT signing key (ends access tokens).")
+@click.option(
+    "--server-secret", is_flag=True, help="Replace the server secret, re-encrypting every stored key."
+)
+@database_options
+def rotate_keys_command(
+    jwt_key: bool, server_secret: bool, database_url: str | None, data_dir: str | None
+) -> None:
+    """Rotate the servers' own secrets; stop the Control Plane and Gateways first, start them after.
+
+    --jwt: access tokens and browser sessions end; `tm` refreshes on its next call. --server-secret:
+    API keys and external upstream keys are re-hashed and re-encrypted in one transaction, so they
+    keep working. See docs/security.md.
+
+    \b
+    Example:
+      kvmesh controlplane rotate-keys --jwt --server-secret
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kvmesh.store.engine import create_engine_for_url, make_session_factory
+    from kvmesh.store.key_rotation import RotationError, rotate_jwt_key, rotate_server_secret
+    from kvmesh.store.migrate import upgrade_database
+
+    if not (jwt_key or server_secret):
+        raise click.UsageError("choose what to rotate: --jwt, --server-secret or both")
+    url, directory = resolve_server_paths(database_url, data_dir)
+    try:
+        if server_secret:
+            upgrade_database(url, directory)
+            engine = create_engine_for_url(url)
+            try:
+                done = rotate_server_secret(directory, make_session_factory(engine))
+            finally:
+                engine.dispose()
+            click.echo(
+                f"Server secret rotated: {done.api_keys} API keys and {done.upstream_keys} upstream keys "
+                "re-encrypted."
+            )
+            if done.unreadable_api_keys:
+                click.echo(
+                    f"Warning: {done.unreadable_api_keys} API keys were not readable with the old secret "
+                    "and no longer work; their owners must create new ones.",
+                    err=True,
+                )
+        if jwt_key:
+            click.echo(f"JWT signing key rotated: {rotate_jwt_key(directory)}")
+    except RotationError as exc:
+        raise CliError(str(exc)) from None
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        raise CliError(f"rotation failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    click.echo("Restart the Control Plane and every Gateway to use the new keys.")
