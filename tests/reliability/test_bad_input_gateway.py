@@ -25,6 +25,7 @@ from gateway_harness import SERVED_NAME, SERVERLESS_MODEL, GatewayStore
 from gateway_standin import StandInUpstream
 
 from kvmesh.gateway.app import create_app
+from kvmesh.gateway.server import ThreadedGateway
 from kvmesh.gateway.settings import GatewaySettings
 from kvmesh.store.engine import create_engine_for_url, make_session_factory
 from kvmesh.store.models import Base
@@ -64,7 +65,7 @@ def stack(tmp_path: Path, serve_app: Any) -> LiveStack:
         first_byte_timeout=5.0,
         idle_timeout=5.0,
     )
-    gateway = serve_app(lambda port: create_app(settings))
+    gateway = serve_app(lambda port: create_app(settings), ThreadedGateway)
     return LiveStack(gateway.base_url, tenant.key, tenant.user_id)
 
 
