@@ -9,7 +9,6 @@ every `flush_interval`. `lastUsedAt` is therefore accurate to about a minute, wh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
+from kvmesh.background import BackgroundTask
 from kvmesh.store.models import ApiKey
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class KeyUseTracker:
         self._flush_interval = flush_interval
         self._noted_at: dict[str, float] = {}  # key id -> monotonic time its use was last noted
         self._pending: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._flusher = BackgroundTask(self._flush_loop, "kvmesh-key-last-used")
 
     def touch(self, api_key_id: str) -> None:
         """Note a use of the key (O(1), no I/O); ignored while its last note is under `min_interval` old."""
@@ -44,14 +44,10 @@ class KeyUseTracker:
         self._pending.add(api_key_id)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._flush_loop())
+        self._flusher.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._flusher.stop()
         await self.flush()
 
     async def flush(self) -> None:
