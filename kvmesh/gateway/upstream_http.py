@@ -320,6 +320,10 @@ class UpstreamResponse:
             self._pool.put_back(conn)
         else:
             conn.close()
+        if not self.finished and self._error is None:
+            # A read still waiting (the generic relay whose client hung up) ends now, not at the timeout.
+            self._error = UpstreamProtocolError("the response was closed before it ended")
+            self._wake()
 
 
 def _time_out(waiter: asyncio.Future[None], timeout: float) -> None:
