@@ -65,6 +65,7 @@ def ensure_venv(name: str) -> Path:
 
 def start_kvmesh(upstream: str, workdir: Path, source: Path | None = None, name: str = "kvmesh") -> Target:
     """kvmesh's Gateway; with `source`, the Gateway of another checkout (PYTHONPATH) on the same venv."""
+    from kvmesh.engines.upstream_policy import ADMIN_APPROVED
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
     from kvmesh.store.models import ApiKey, Base, Deployment, Replica, User
     from kvmesh.store.secrets import hash_api_key, load_server_secret, new_api_key
@@ -83,7 +84,14 @@ def start_kvmesh(upstream: str, workdir: Path, source: Path | None = None, name:
         session.add(
             ApiKey(user_id=user.id, key_hash=hash_api_key(secret, key), key_encrypted="-", key_prefix="tmk_")
         )
-        deployment = Deployment(user_id=user.id, served_name=MODEL, status="ready", provider="external")
+        # Admin-approved: the stand-in upstream is on loopback, which users' upstreams may not reach.
+        deployment = Deployment(
+            user_id=user.id,
+            served_name=MODEL,
+            status="ready",
+            provider="external",
+            engine_config={ADMIN_APPROVED: True},
+        )
         session.add(deployment)
         session.flush()
         session.add(Replica(deployment_id=deployment.id, url=upstream, status="ready"))

@@ -108,7 +108,9 @@ def serve_app() -> Iterator[Callable[..., LiveServer]]:
         server = (
             server_class(app)
             if server_class is not None
-            else uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+            else uvicorn.Server(
+                uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", proxy_headers=False)
+            )
         )
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()

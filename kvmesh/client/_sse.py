@@ -29,8 +29,8 @@ def iter_events(lines: Iterable[str]) -> Iterator[Any]:
             return
         try:
             event = parse_json(payload)
-        except ValueError:
-            raise StreamEventError(f"Invalid stream event JSON: {payload}") from None
+        except (ValueError, RecursionError):
+            raise StreamEventError(f"Invalid stream event JSON: {payload[:200]}") from None
         if isinstance(event, dict) and "error" in event:
             raise StreamEventError(f"Stream error: {event['error']}")
         yield event

@@ -23,21 +23,24 @@ log = logging.getLogger("kvmesh.controlplane")
 def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneServices, Engine]:
     from kvmesh.controlplane.catalog import seed_catalog
     from kvmesh.controlplane.routes_products import seed_products
-    from kvmesh.controlplane.tokens import load_jwt_key
+    from kvmesh.controlplane.tokens import JWT_KEY_FILE, load_jwt_key
     from kvmesh.engines.leader import startup_lock
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
     from kvmesh.store.migrate import upgrade_database
     from kvmesh.store.passwords import make_password_hasher
+    from kvmesh.store.private_files import private_dir
     from kvmesh.store.secrets import load_server_secret
 
+    private_dir(settings.data_dir)
     secret = load_server_secret(settings.data_dir / "server-secret")
     engine = create_engine_for_url(settings.database_url)
     session_factory = make_session_factory(engine)
     # Several Control Planes may start at once on one PostgreSQL: one migrates and seeds at a time.
     with startup_lock(settings.database_url):
-        upgrade_database(settings.database_url)
+        # The migrations move a JWT key kept in the database into its file, so read it afterwards.
+        upgrade_database(settings.database_url, settings.data_dir)
+        jwt_key = load_jwt_key(settings.data_dir / JWT_KEY_FILE)
         with session_factory() as session:
-            jwt_key = load_jwt_key(session)
             seed_catalog(session, settings)
             session.commit()
             seed_products(session)

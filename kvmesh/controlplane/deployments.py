@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from kvmesh.controlplane.catalog import DEFAULT_CATALOG_MODEL, ENGINES
 from kvmesh.controlplane.errors import ApiError
+from kvmesh.engines.upstream_policy import ADMIN_APPROVED, UpstreamPolicy
 from kvmesh.store.models import ApiKey, CatalogModel, Deployment, DeploymentEvent, ServerlessModel, utcnow
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, encrypt_secret
 from kvmesh.store.users import create_api_key
@@ -31,6 +32,7 @@ CLOUD_PROVIDER_PATTERN = re.compile(r"^CLOUD_PROVIDER_[A-Z0-9_]{1,25}$")  # colu
 MAX_REPLICAS = 64
 GONE_STATUSES = ("stopping", "stopped")
 DELETED_MARK = "~deleted~"  # cannot occur in a valid served name
+STRICT_UPSTREAMS = UpstreamPolicy()  # no allowlist: only public upstream addresses
 
 
 @dataclass(frozen=True)
@@ -136,15 +138,35 @@ def _resolve_catalog(session: Session, request: DeploymentRequest) -> tuple[Cata
     return catalog, provider or (catalog.engine if catalog is not None else "llamacpp")
 
 
-def _engine_config(request: DeploymentRequest, provider: str, secret: bytes) -> dict[str, Any]:
+def _check_upstreams(config: dict[str, Any], url: str, policy: UpstreamPolicy | None) -> None:
+    """Refuse upstreams on local/private/metadata addresses (403) unless trusted (`policy` None: an admin)."""
+    extra = config.get("base_urls") or []
+    if not isinstance(extra, list) or not all(isinstance(item, str) for item in extra):
+        raise ApiError(400, "engineConfig.base_urls must be a list of URLs", "invalid_upstream")
+    if policy is None:
+        config[ADMIN_APPROVED] = True
+        return
+    for candidate in [url, *extra]:
+        if not candidate.strip().startswith(("http://", "https://")):
+            raise ApiError(400, "engineConfig.base_urls must be http:// or https:// URLs", "invalid_upstream")
+        refusal = policy.url_refusal(candidate.strip())
+        if refusal:
+            raise ApiError(403, refusal, "upstream_not_allowed")
+
+
+def _engine_config(
+    request: DeploymentRequest, provider: str, secret: bytes, policy: UpstreamPolicy | None
+) -> dict[str, Any]:
     """The engine config to store; an external upstream's API key is kept only encrypted."""
     config = dict(request.engine_config)
+    config.pop(ADMIN_APPROVED, None)  # only `_check_upstreams` may set it
     if provider == "external":
         url = (request.upstream_url or str(config.get("base_url") or "")).strip()
         if not url.startswith(("http://", "https://")):
             raise ApiError(
                 400, "an external deployment needs upstreamUrl (http:// or https://)", "invalid_upstream"
             )
+        _check_upstreams(config, url, policy)
         config["base_url"] = url
         config.pop(ENCRYPTED_UPSTREAM_KEY, None)
         upstream_key = request.upstream_api_key or config.pop("api_key", None)
@@ -160,9 +182,18 @@ def _engine_config(request: DeploymentRequest, provider: str, secret: bytes) -> 
 
 
 def create_deployment(
-    session: Session, secret: bytes, user_id: str, request: DeploymentRequest, *, default_cloud_provider: str
+    session: Session,
+    secret: bytes,
+    user_id: str,
+    request: DeploymentRequest,
+    *,
+    default_cloud_provider: str,
+    upstream_policy: UpstreamPolicy | None = STRICT_UPSTREAMS,
 ) -> Deployment:
-    """Insert a `pending` deployment plus its own gateway key (flushes; the caller commits)."""
+    """Insert a `pending` deployment plus its own gateway key (flushes; the caller commits).
+
+    `upstream_policy` checks an external upstream's addresses; None trusts them (an admin's request).
+    """
     problem = served_name_problem(request.served_name)
     if problem:
         raise ApiError(400, problem, "invalid_model_name")
@@ -175,7 +206,7 @@ def create_deployment(
         )
     routing = check_routing(request.routing)
     catalog, provider = _resolve_catalog(session, request)
-    engine_config = _engine_config(request, provider, secret)
+    engine_config = _engine_config(request, provider, secret, upstream_policy)
     existing = find_by_served_name(session, user_id, request.served_name)
     if existing is not None:
         if existing.status not in GONE_STATUSES:

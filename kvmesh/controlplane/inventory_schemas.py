@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kvmesh.controlplane.inputs import SafeText, ShortText
+from kvmesh.controlplane.inputs import JsonObject, SafeText, ShortText
 from kvmesh.controlplane.model_record import ModelRecord
 
 
@@ -45,7 +45,7 @@ class DeployModelBody(BaseModel):
     infra: InfraIn | None = None
     gpuCount: int = Field(default=0, ge=0, le=1024)
     gpuType: ShortText = Field(default="", max_length=40)
-    modelSpec: dict[str, Any] | None = None
+    modelSpec: JsonObject | None = None
 
 
 class CreateDeploymentBody(BaseModel):
@@ -57,7 +57,7 @@ class CreateDeploymentBody(BaseModel):
     )
     provider: Literal["llamacpp", "vllm", "external"] | None = None
     replicas: int = Field(default=1, ge=1, le=64)
-    engineConfig: dict[str, Any] = Field(default_factory=dict)
+    engineConfig: JsonObject = Field(default_factory=dict)
     upstreamUrl: ShortText | None = None
     upstreamApiKey: SafeText | None = None
     description: SafeText = ""

@@ -4,6 +4,7 @@ The id is the caller's `X-Request-Id` when it looks sane, else a fresh one; it i
 scope state so error handlers (even the outermost 500 handler) can echo it. The access line names
 method, path (never the query string), status, duration, request id and client, never headers or
 bodies; the same fields ride on the record as `record.access` (a dict) for JSON log formatters.
+Client-controlled fields are escaped (kvmesh.log_escape), so a `%0a` in a path cannot forge a line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kvmesh.log_escape import escape_control
 from kvmesh.wire import REQUEST_ID_HEADER
 
 access_log = logging.getLogger("kvmesh.controlplane.access")
@@ -61,12 +63,12 @@ class RequestContextMiddleware:
         finally:
             client = scope.get("client")
             fields = {
-                "method": scope.get("method", "-"),
-                "path": scope.get("path", "-"),
+                "method": escape_control(str(scope.get("method", "-"))),
+                "path": escape_control(str(scope.get("path", "-"))),
                 "status": status["code"],
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 "request_id": request_id,
-                "client": client[0] if client else "-",
+                "client": escape_control(str(client[0])) if client else "-",
             }
             access_log.info(
                 ACCESS_FORMAT,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from kvmesh.controlplane.client_address import request_client_ip
 from kvmesh.controlplane.deps import CurrentUser, DbSession, Services, bearer_token
 from kvmesh.controlplane.errors import ApiError
 from kvmesh.controlplane.login_codes import CodeState, consume, find_by_cli_code, start_login, state_of
@@ -38,7 +39,8 @@ class LogoutRequest(BaseModel):
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The address per-IP limits count (X-Forwarded-For only from trusted proxies)."""
+    return request_client_ip(request)
 
 
 def lifetimes_of(services: Any) -> TokenLifetimes:

@@ -48,7 +48,9 @@ from kvmesh.controlplane.key_reveal import reveal_key
 from kvmesh.controlplane.model_record import ModelRecord, model_record
 from kvmesh.controlplane.rfc3339 import format_rfc3339
 from kvmesh.controlplane.wire_models import EmptyResult, error_responses
+from kvmesh.engines.upstream_policy import UpstreamPolicy
 from kvmesh.store.models import CatalogModel, Deployment, User
+from kvmesh.store.users import ROLE_ADMIN
 
 router = APIRouter(tags=["models"], responses=error_responses())
 
@@ -78,6 +80,7 @@ def deployment_records(
 def _create(
     session: Session, services: ControlPlaneServices, caller: User, user_id: str, request: DeploymentRequest
 ) -> ModelRecord:
+    policy = None if caller.role == ROLE_ADMIN else UpstreamPolicy.parse(services.settings.upstream_allowlist)
     try:
         deployment = create_deployment(
             session,
@@ -85,6 +88,7 @@ def _create(
             user_id,
             request,
             default_cloud_provider=services.settings.gateway_cloud_provider,
+            upstream_policy=policy,
         )
         session.flush()
         record_activity(

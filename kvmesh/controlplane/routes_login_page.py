@@ -1,6 +1,6 @@
 """The browser side of `tm auth login`: sign in (session cookie) and approve or deny a CLI code.
 
-Sessions and CSRF tokens are `web_session`'s, shared with the web console at /console.
+Sessions and CSRF tokens (bound to the session) are `web_session`'s, shared with the web console at /console.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _render_code_page(request: Request, services: ControlPlaneServices, db: Sess
     if row is None or state is not CodeState.PENDING:
         return _problem_page(services, request, state)
     nonce, fresh = csrf_nonce(request)
-    csrf = make_csrf_token(services, nonce)
+    csrf = make_csrf_token(request, services, nonce)
     user = signed_in_user(request, services, db)
     html = (
         pages.approve_page(row.user_code, csrf, user.email)
@@ -119,7 +119,7 @@ def signin(
     row, state = _pending_code(db, code)
     if row is None or state is not CodeState.PENDING:
         return _problem_page(services, request, state)
-    csrf = make_csrf_token(services, request.cookies[CSRF_COOKIE])
+    csrf = make_csrf_token(request, services, request.cookies[CSRF_COOKIE])
     result = check_password(request, services, db, email, password)
     if result.user is None:
         response = _html(

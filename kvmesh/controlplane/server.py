@@ -10,6 +10,13 @@ def serve(settings: ControlPlaneSettings) -> None:
     """Serve on `settings.host:settings.port` until interrupted (the lifespan migrates the database)."""
     import uvicorn
 
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from any local caller;
+    # kvmesh.controlplane.client_address believes it only from --trusted-proxy networks.
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
     )

@@ -19,6 +19,9 @@ class ControlPlaneSettings:
     `engines` holds the deployment controller's typed engine settings (kvmesh/engines/settings.py);
     a deployment's engine_config overrides their `llama_*` fields. Whether stopping this app leaves
     engine replicas serving is `engines.engines_outlive_controlplane`.
+    `upstream_allowlist`: networks/hosts that users' external deployments may reach although they are
+    loopback/private/link-local (kvmesh.engines.upstream_policy); admins' deployments are always trusted.
+    `trusted_proxies`: networks whose `X-Forwarded-For` is believed for per-IP limits (default none).
     """
 
     database_url: str
@@ -39,6 +42,8 @@ class ControlPlaneSettings:
     catalog_file: Path | None = None
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
+    upstream_allowlist: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
     engines: EngineSettings = field(default_factory=EngineSettings)
     tos_version: str = "1"
     stripe_secret_key: str = field(default="", repr=False)  # a secret: never in repr or logs
@@ -47,11 +52,12 @@ class ControlPlaneSettings:
     def engine_settings(self) -> EngineSettings:
         """The engine settings as the providers and the deployment controller take them.
 
-        Their data dir defaults to this Control Plane's, so replica logs land under `<data dir>/engines`.
+        Their data dir defaults to this Control Plane's, so replica logs land under `<data dir>/engines`;
+        the upstream allowlist is this Control Plane's (creation time and health checks agree).
         """
-        if self.engines.data_dir is not None:
-            return self.engines
-        return replace(self.engines, data_dir=self.data_dir)
+        data_dir = self.engines.data_dir if self.engines.data_dir is not None else self.data_dir
+        allowlist = tuple(dict.fromkeys((*self.engines.upstream_allowlist, *self.upstream_allowlist)))
+        return replace(self.engines, data_dir=data_dir, upstream_allowlist=allowlist)
 
     @property
     def base_url(self) -> str:

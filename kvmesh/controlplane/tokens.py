@@ -8,21 +8,25 @@ family) also ends the access tokens issued from it.
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kvmesh.store.models import RefreshToken, ServerSetting, User, utcnow
+from kvmesh.store.key_rotation import JWT_KEY_ENV
+from kvmesh.store.key_rotation import JWT_KEY_FILE as JWT_KEY_FILE
+from kvmesh.store.models import RefreshToken, User, utcnow
+from kvmesh.store.private_files import write_secret_file
 from kvmesh.store.secrets import sha256_hex
 
-JWT_KEY_SETTING = "jwt_signing_key"
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"
 ISSUER = "kvmesh-controlplane"
@@ -48,18 +52,26 @@ class TokenLifetimes:
     refresh_s: int
 
 
-def load_jwt_key(session: Session) -> bytes:
-    """The HS256 signing key from server_settings, generated and stored on first use (race-safe)."""
-    row = session.get(ServerSetting, JWT_KEY_SETTING)
-    if row is None:
-        session.add(ServerSetting(name=JWT_KEY_SETTING, value=secrets.token_urlsafe(48)))
+def load_jwt_key(key_file: Path, env: Mapping[str, str] | None = None) -> bytes:
+    """The HS256 signing key: `KVMESH_JWT_SIGNING_KEY` if set, else `key_file` (created 0600 on first use).
+
+    The key lives beside the server secret, never in the database: anyone who can read the database
+    (a backup, a read-only SQL user) must not be able to mint tokens. Several Control Planes on one
+    store share it through the env var or a copy of the file.
+    """
+    source = os.environ if env is None else env
+    raw = source.get(JWT_KEY_ENV, "").strip()
+    if not raw:
         try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-        row = session.get(ServerSetting, JWT_KEY_SETTING)
-        assert row is not None
-    return row.value.encode()
+            raw = key_file.read_text().strip()
+        except FileNotFoundError:
+            raw = ""
+        if not raw:
+            raw = secrets.token_urlsafe(48)
+            write_secret_file(key_file, raw + "\n")
+    if len(raw) < 32:
+        raise ValueError(f"JWT signing key ({JWT_KEY_ENV} / {key_file}) must be at least 32 characters")
+    return raw.encode()
 
 
 def encode_access_token(key: bytes, user_id: str, family_id: str, ttl_s: int) -> str:

@@ -1,8 +1,10 @@
 """Browser sessions shared by the CLI approve page and the web console: sign-in, session cookie, CSRF.
 
-CSRF protection is a signed double-submit token: a random nonce lives in the `kvmesh_csrf`
-cookie and every form carries HMAC(key, nonce); a cross-site form can neither read the cookie
-nor compute the HMAC. The session cookie is a short-lived signed JWT (HttpOnly, SameSite=Lax).
+CSRF protection is a signed double-submit token bound to the session: a random nonce lives in the
+`kvmesh_csrf` cookie and every form carries HMAC(key, nonce + digest of the session cookie, when it
+holds a valid session); a cross-site form can neither read the cookie nor compute the HMAC, and a
+token taken from another session (say, planted with the attacker's own nonce cookie) does not verify
+in the victim's. The session cookie is a short-lived signed JWT (HttpOnly, SameSite=Lax).
 """
 
 from __future__ import annotations
@@ -30,13 +32,35 @@ SESSION_TTL_S = 12 * 3600
 WEB_TOKEN_TYPE = "web"
 
 
-def csrf_token(services: ControlPlaneServices, nonce: str) -> str:
-    return hmac.new(services.jwt_key, b"csrf:" + nonce.encode(), hashlib.sha256).hexdigest()
+def _session_claims(request: Request, services: ControlPlaneServices) -> dict[str, object] | None:
+    raw = request.cookies.get(SESSION_COOKIE, "")
+    if not raw:
+        return None
+    try:
+        claims: dict[str, object] = jwt.decode(
+            raw, services.jwt_key, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+        )
+    except jwt.PyJWTError:
+        return None
+    return claims if claims.get("typ") == WEB_TOKEN_TYPE else None
+
+
+def session_binding(request: Request, services: ControlPlaneServices) -> str:
+    """A digest of the session cookie when it holds a valid session, else '' (signed-out forms)."""
+    if _session_claims(request, services) is None:
+        return ""
+    return hashlib.sha256(request.cookies.get(SESSION_COOKIE, "").encode()).hexdigest()
+
+
+def csrf_token(request: Request, services: ControlPlaneServices, nonce: str) -> str:
+    """The CSRF token for `nonce`, bound to the request's session (if any)."""
+    message = b"csrf:" + nonce.encode() + b":" + session_binding(request, services).encode()
+    return hmac.new(services.jwt_key, message, hashlib.sha256).hexdigest()
 
 
 def csrf_ok(request: Request, services: ControlPlaneServices, token: str) -> bool:
     nonce = request.cookies.get(CSRF_COOKIE, "")
-    return bool(nonce) and bool(token) and hmac.compare_digest(csrf_token(services, nonce), token)
+    return bool(nonce) and bool(token) and hmac.compare_digest(csrf_token(request, services, nonce), token)
 
 
 def secure_cookies(services: ControlPlaneServices) -> bool:
@@ -59,14 +83,8 @@ def with_csrf_cookie(response: Response, services: ControlPlaneServices, nonce: 
 
 def signed_in_user(request: Request, services: ControlPlaneServices, db: Session) -> User | None:
     """The user of a valid session cookie (None when absent, expired, forged or the user is disabled)."""
-    raw = request.cookies.get(SESSION_COOKIE, "")
-    if not raw:
-        return None
-    try:
-        claims = jwt.decode(raw, services.jwt_key, algorithms=["HS256"], options={"require": ["exp", "sub"]})
-    except jwt.PyJWTError:
-        return None
-    if claims.get("typ") != WEB_TOKEN_TYPE:
+    claims = _session_claims(request, services)
+    if claims is None:
         return None
     user = db.get(User, str(claims["sub"]))
     return user if user is not None and not user.disabled else None

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from kvmesh.store.private_files import open_private_append
+
 
 class EngineStartError(RuntimeError):
     """An engine did not become healthy; `log_tail` holds its last log lines for the operator."""
@@ -47,14 +49,14 @@ def tail_lines(path: Path | None, count: int = 20) -> str:
 def launch(
     argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start `argv` in its own session with stdout and stderr appended to `log_path`.
+    """Start `argv` in its own session with stdout and stderr appended to `log_path` (0600 in a 0700
+    folder).
 
     The child does not die with the process that launched it: an engine outlives a Control Plane
     that crashes or restarts (the next one adopts it by pid + start time, which the store holds),
     and a `tm local` server outlives the command that started it.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    with os.fdopen(open_private_append(log_path), "ab") as log:
         log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(argv)}\n".encode())
         log.flush()
         return subprocess.Popen(

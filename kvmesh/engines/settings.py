@@ -10,6 +10,8 @@ how several Control Planes elect the one running the controllers (kvmesh/engines
 `engines_outlive_controlplane`: stopping the deployment controller (and the Control Plane app
 that runs it) leaves engine replicas serving, and the next Control Plane adopts them; False stops
 them with the controller (tests that embed the app with real engines).
+`upstream_allowlist`: networks/hosts users' external deployments may reach although the upstream
+address policy (kvmesh/engines/upstream_policy.py) refuses them; the Control Plane copies its own.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class EngineSettings:
     controller_election: ControllerElection = "auto"
     controller_election_interval_s: float = 1.0
     engines_outlive_controlplane: bool = True
+    upstream_allowlist: tuple[str, ...] = ()
 
     @property
     def engines_dir(self) -> Path:

@@ -28,6 +28,7 @@ from kvmesh.gateway.auth import Authenticator
 from kvmesh.gateway.directory import Directory
 from kvmesh.gateway.endpoints import PROXIED
 from kvmesh.gateway.forwarding import Forwarder
+from kvmesh.gateway.key_usage import KeyUseTracker
 from kvmesh.gateway.metering import UsageRecorder
 from kvmesh.gateway.metrics import GatewayMetrics
 from kvmesh.gateway.replicas import ReplicaPool
@@ -68,7 +69,10 @@ class GatewayApp:
         self.recorder = UsageRecorder(
             session_factory, settings.usage_flush_interval, settings.usage_batch_size
         )
-        self.authenticator = Authenticator(self.directory, settings.server_secret)
+        self.key_uses = KeyUseTracker(
+            session_factory, settings.key_last_used_interval, settings.key_last_used_flush_interval
+        )
+        self.authenticator = Authenticator(self.directory, settings.server_secret, self.key_uses)
         self.key_limiter = key_rate_limiter(settings.redis_url, settings.key_requests_per_minute)
         self.forwarder = Forwarder(
             self.authenticator,
@@ -94,11 +98,13 @@ class GatewayApp:
     async def startup(self) -> None:
         await self.upstream.start()
         self.recorder.start()
+        self.key_uses.start()
         self.pool.start()
 
     async def shutdown(self) -> None:
         await self.pool.stop()
         await self.recorder.stop()
+        await self.key_uses.stop()
         await self.upstream.stop()
         if self.key_limiter is not None:
             await self.key_limiter.close()
@@ -124,7 +130,7 @@ class GatewayApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = RequestHeaders(scope["headers"])
         incoming = headers.request_id
-        request_id = incoming.decode("latin-1") if 0 < len(incoming) <= 64 else self._request_ids.next()
+        request_id = incoming.decode("latin-1") if _sane_request_id(incoming) else self._request_ids.next()
         rid = request_id.encode("latin-1")
         path: str = scope["path"]
         method: str = scope["method"]
@@ -186,3 +192,8 @@ def create_app(settings: GatewaySettings, session_factory: Callable[[], Session]
 
     engine = create_engine_for_url(settings.database_url)
     return GatewayApp(settings, make_session_factory(engine), engine)
+
+
+def _sane_request_id(incoming: bytes) -> bool:
+    """A caller's X-Request-Id is echoed and logged only when it is 1-64 visible ASCII characters."""
+    return 0 < len(incoming) <= 64 and all(0x21 <= byte <= 0x7E for byte in incoming)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from kvmesh.gateway.asgi import GatewayError, RequestHeaders
 from kvmesh.gateway.directory import ON_DEMAND, SERVERLESS, Directory, now_utc
+from kvmesh.gateway.key_usage import KeyUseTracker
 from kvmesh.store.secrets import hash_api_key
 
 BEARER = b"bearer "
@@ -25,9 +26,12 @@ class Caller:
 
 
 class Authenticator:
-    def __init__(self, directory: Directory, server_secret: bytes) -> None:
+    def __init__(
+        self, directory: Directory, server_secret: bytes, key_uses: KeyUseTracker | None = None
+    ) -> None:
         self._directory = directory
         self._secret = server_secret
+        self._key_uses = key_uses
 
     async def caller(self, headers: RequestHeaders) -> Caller:
         """401 for a missing/unknown/revoked/expired key, 403 when X-User-Id is not the key's owner."""
@@ -42,6 +46,8 @@ class Authenticator:
             raise GatewayError(401, "Invalid API key (unknown or revoked).", "invalid_api_key")
         if record.expires_at is not None and record.expired(now_utc()):
             raise GatewayError(401, "API key has expired.", "expired_api_key")
+        if self._key_uses is not None:
+            self._key_uses.touch(record.api_key_id)
         user_id = headers.user_id.strip().decode("latin-1").lower()
         if not user_id:
             return Caller(record.api_key_id, record.user_id, SERVERLESS, record.deployment_id)

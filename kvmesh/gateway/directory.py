@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kvmesh.engines.upstream_policy import ADMIN_APPROVED
 from kvmesh.gateway.cache import RefreshingCache
 from kvmesh.gateway.settings import GatewaySettings
 from kvmesh.store.models import ApiKey, Deployment, Replica, ServerlessModel, User
+from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, decrypt_secret
 from kvmesh.store.users import balance_micros
 
 K = TypeVar("K")
@@ -38,8 +41,13 @@ class KeyRecord:
 
 @dataclass(frozen=True, slots=True)
 class ReplicaTarget:
+    """A ready replica. An external upstream carries its API key (sent as a Bearer token) and, unless an
+    admin created it, `guarded`: its addresses are checked against the upstream policy on connect."""
+
     id: str
     url: str  # OpenAI base, e.g. http://127.0.0.1:40123/v1
+    api_key: str = field(default="", repr=False)
+    guarded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,7 @@ class Directory:
 
     def __init__(self, session_factory: Callable[[], Session], settings: GatewaySettings) -> None:
         self._sessions = session_factory
+        self._secret = settings.server_secret
         hard = settings.hard_ttl
         self._keys: RefreshingCache[str, KeyRecord | None] = RefreshingCache(
             in_thread(self._load_key), settings.key_ttl, hard
@@ -147,7 +156,7 @@ class Directory:
                     deployment_id=deployment.id,
                     deployment_status=deployment.status,
                     provider=deployment.provider,
-                    replicas=_ready_replicas(session, deployment),
+                    replicas=_ready_replicas(session, deployment, self._secret),
                     routing=deployment.routing_policy or "",
                 )
             entry = session.scalars(
@@ -163,7 +172,9 @@ class Directory:
                 deployment_id=backing.id if backing is not None else None,
                 deployment_status=backing.status if backing is not None and usable else "missing",
                 provider=backing.provider if backing is not None else "",
-                replicas=_ready_replicas(session, backing) if backing is not None and usable else (),
+                replicas=_ready_replicas(session, backing, self._secret)
+                if backing is not None and usable
+                else (),
                 input_price_micros=entry.input_price_micros,
                 output_price_micros=entry.output_price_micros,
                 cached_price_micros=entry.cached_price_micros,
@@ -195,7 +206,7 @@ class Directory:
             return balance_micros(session, user_id)
 
 
-def _ready_replicas(session: Session, deployment: Deployment) -> tuple[ReplicaTarget, ...]:
+def _ready_replicas(session: Session, deployment: Deployment, secret: bytes) -> tuple[ReplicaTarget, ...]:
     if deployment.status != "ready":
         return ()
     rows = session.execute(
@@ -203,7 +214,25 @@ def _ready_replicas(session: Session, deployment: Deployment) -> tuple[ReplicaTa
         .where(Replica.deployment_id == deployment.id, Replica.status == "ready")
         .order_by(Replica.ordinal)
     ).all()
-    return tuple(ReplicaTarget(id=row.id, url=row.url.rstrip("/")) for row in rows if row.url)
+    api_key, guarded = _upstream_access(deployment, secret)
+    return tuple(
+        ReplicaTarget(id=row.id, url=row.url.rstrip("/"), api_key=api_key, guarded=guarded)
+        for row in rows
+        if row.url
+    )
+
+
+def _upstream_access(deployment: Deployment, secret: bytes) -> tuple[str, bool]:
+    """An external deployment's upstream key (decrypted) and whether its addresses must be checked."""
+    if deployment.provider != "external":
+        return "", False
+    config = deployment.engine_config or {}
+    token = config.get(ENCRYPTED_UPSTREAM_KEY)
+    api_key = ""
+    if isinstance(token, str):
+        with contextlib.suppress(ValueError):  # a changed server secret: the upstream answers 401
+            api_key = decrypt_secret(secret, token)
+    return api_key, config.get(ADMIN_APPROVED) is not True
 
 
 def in_thread(load: Callable[[K], V]) -> Callable[[K], Awaitable[V]]:

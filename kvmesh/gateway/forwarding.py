@@ -98,6 +98,8 @@ class Forwarder:
         model = request.get("model")
         if not isinstance(model, str) or not model.strip():
             raise GatewayError(400, "Missing `model` in the request body.", "missing_model")
+        if not model.isascii() and not _encodable(model):
+            raise GatewayError(400, "`model` contains unpaired UTF-16 surrogates.", "invalid_model")
         route = await self._route(caller, model)
         if route.priced and await self._directory.balance(caller.user_id) <= 0:
             raise GatewayError(
@@ -185,7 +187,13 @@ class Forwarder:
             replica.outstanding += 1
             try:
                 response = await self._upstream.open(
-                    "POST", base + endpoint.upstream_path, body, exchange.request_id, exchange.streamed
+                    "POST",
+                    base + endpoint.upstream_path,
+                    body,
+                    exchange.request_id,
+                    exchange.streamed,
+                    api_key=replica.api_key,
+                    guarded=replica.guarded,
                 )
             except UpstreamFailure as exc:
                 replica.outstanding -= 1
@@ -335,6 +343,15 @@ class Forwarder:
             tokens.completion_tokens,
             tokens.cached_tokens,
         )
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` can be encoded as UTF-8 (a lone surrogate from JSON `"\\ud800"` cannot)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse_request(body: bytes) -> dict[str, Any]:

@@ -15,13 +15,22 @@ log = logging.getLogger(__name__)
 class ReplicaState:
     """One replica as the Gateway sees it right now (memory only)."""
 
-    __slots__ = ("ejected", "id", "outstanding", "url")
+    __slots__ = ("ejected", "id", "outstanding", "target", "url")
 
     def __init__(self, target: ReplicaTarget) -> None:
+        self.target = target
         self.id = target.id
         self.url = target.url
         self.outstanding = 0
         self.ejected = False
+
+    @property
+    def api_key(self) -> str:
+        return self.target.api_key
+
+    @property
+    def guarded(self) -> bool:
+        return self.target.guarded
 
 
 class ReplicaPool:
@@ -29,7 +38,7 @@ class ReplicaPool:
 
     def __init__(
         self,
-        probe: Callable[[str], Awaitable[bool]],
+        probe: Callable[[ReplicaTarget], Awaitable[bool]],
         probe_interval: float,
         on_eject: Callable[[str], None] | None = None,
     ) -> None:
@@ -63,7 +72,7 @@ class ReplicaPool:
 
     def _state(self, target: ReplicaTarget) -> ReplicaState:
         state = self._states.get(target.id)
-        if state is None or state.url != target.url:
+        if state is None or state.target != target:
             state = ReplicaState(target)
             self._states[target.id] = state
         return state
@@ -75,7 +84,7 @@ class ReplicaPool:
             if not ejected:
                 continue
             results = await asyncio.gather(
-                *(self._probe(state.url) for state in ejected), return_exceptions=True
+                *(self._probe(state.target) for state in ejected), return_exceptions=True
             )
             for state, healthy in zip(ejected, results, strict=True):
                 if healthy is True:

@@ -14,6 +14,7 @@ import socket
 import threading
 from pathlib import Path
 
+from kvmesh.engines.upstream_policy import ALLOWLIST_ENV
 from kvmesh.gateway.app import GatewayApp, create_app
 from kvmesh.gateway.http_server import serve_sockets
 from kvmesh.gateway.routing import POLICIES, POLICY_NAMES, RoutingConfig
@@ -28,9 +29,14 @@ GRACEFUL_SECONDS = 30.0
 
 
 def settings_for(
-    database_url: str | None, data_dir: Path | None, redis_url: str = "", key_requests_per_minute: int = 0
+    database_url: str | None,
+    data_dir: Path | None,
+    redis_url: str = "",
+    key_requests_per_minute: int = 0,
+    upstream_allowlist: tuple[str, ...] | None = None,
 ) -> GatewaySettings:
-    """Settings from the CLI arguments, falling back to the store's default URL and data dir."""
+    """Settings from the CLI arguments, falling back to the store's default URL and data dir (and the
+    allowlist to `KVMESH_UPSTREAM_ALLOWLIST`, which is how `--workers N` processes receive it)."""
     from kvmesh.store.engine import default_data_dir, default_database_url
     from kvmesh.store.secrets import load_server_secret
 
@@ -48,6 +54,9 @@ def settings_for(
         key_requests_per_minute=key_requests_per_minute,
         routing_policy=default_policy,
         routing=RoutingConfig.from_env(os.environ),
+        upstream_allowlist=upstream_allowlist
+        if upstream_allowlist is not None
+        else tuple(os.environ.get(ALLOWLIST_ENV, "").split()),
     )
 
 
@@ -103,11 +112,15 @@ def serve(
     data_dir: Path | None = None,
     redis_url: str = "",
     key_requests_per_minute: int = 0,
+    upstream_allowlist: tuple[str, ...] = (),
 ) -> None:
     if workers <= 1:
-        settings = settings_for(database_url, data_dir, redis_url, key_requests_per_minute)
+        settings = settings_for(
+            database_url, data_dir, redis_url, key_requests_per_minute, upstream_allowlist
+        )
         _run_loop(create_app(settings), [listening_socket(host, port, False)])
         return
+    os.environ[ALLOWLIST_ENV] = " ".join(upstream_allowlist)
     settings_for(database_url, data_dir)  # fail fast in the parent (and create the secret file once)
     if database_url:
         os.environ[DATABASE_URL_ENV] = database_url

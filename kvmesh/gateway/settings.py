@@ -13,6 +13,9 @@ class GatewaySettings:
 
     `key_ttl`/`route_ttl` are the soft TTLs after which a cached entry is refreshed in the background
     while still served; `hard_ttl` is the age past which an entry is never served (revocation bound).
+    `upstream_allowlist`: local/private networks or hosts users' external upstreams may still reach
+    (the same setting as the Control Plane's; kvmesh.engines.upstream_policy).
+    `key_last_used_*`: an API key's lastUsedAt is written at most once per interval, in flushes.
     """
 
     database_url: str
@@ -33,3 +36,6 @@ class GatewaySettings:
     # Shared limits (kvmesh.gateway.shared_limits): Redis makes them hold across Gateway replicas.
     redis_url: str = ""
     key_requests_per_minute: int = 0  # 0 = no per-key request limit
+    upstream_allowlist: tuple[str, ...] = ()
+    key_last_used_interval: float = 60.0
+    key_last_used_flush_interval: float = 5.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kvmesh.engines.upstream_policy import UpstreamPolicy, UpstreamRefused
+from kvmesh.gateway.directory import ReplicaTarget
 from kvmesh.gateway.settings import GatewaySettings
 from kvmesh.gateway.upstream_http import UpstreamPool, UpstreamProtocolError, UpstreamResponse
 
@@ -12,7 +14,8 @@ PROBE_TIMEOUT_EXTRA = 2.0
 
 
 class UpstreamFailure(Exception):
-    """The replica could not be reached or did not answer; `kind`: connect|timeout|disconnected|protocol."""
+    """The replica could not be reached or did not answer; `kind`: connect|timeout|disconnected|protocol,
+    or refused (the upstream address policy refused every address of an external upstream)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -35,6 +38,7 @@ class UpstreamClient:
         self._stream_timeout = min(settings.idle_timeout, settings.first_byte_timeout)
         self._unary_timeout = settings.first_byte_timeout
         self._probe_timeout = settings.connect_timeout + PROBE_TIMEOUT_EXTRA
+        self._policy = UpstreamPolicy.parse(settings.upstream_allowlist)
 
     async def start(self) -> None:
         self._pool = UpstreamPool(self._settings.connect_timeout, KEEPALIVE_SECONDS)
@@ -45,16 +49,32 @@ class UpstreamClient:
             self._pool = None
 
     async def open(
-        self, method: str, url: str, body: bytes | None, request_id: str, stream: bool
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        request_id: str,
+        stream: bool,
+        *,
+        api_key: str = "",
+        guarded: bool = False,
     ) -> UpstreamResponse:
-        """Send the request and wait for the response head; failures here happened before the first byte."""
+        """Send the request and wait for the response head; failures here happened before the first byte.
+
+        `api_key` is an external upstream's own key, sent as a Bearer token; `guarded` connects only to
+        addresses the upstream address policy allows (users' external deployments)."""
         assert self._pool is not None, "UpstreamClient.start() was not awaited"
         headers = [("content-type", "application/json"), ("x-request-id", request_id)]
+        if api_key:
+            headers.append(("authorization", f"Bearer {api_key}"))
         if stream:
             headers.append(("accept", "text/event-stream"))
         timeout = self._stream_timeout if stream else self._unary_timeout
+        policy = self._policy if guarded else None
         try:
-            return await self._pool.request(method, url, headers, body, timeout, timeout)
+            return await self._pool.request(method, url, headers, body, timeout, timeout, policy)
+        except UpstreamRefused as exc:
+            raise UpstreamFailure("refused", str(exc)) from exc
         except TimeoutError as exc:
             raise UpstreamFailure("timeout", f"replica did not answer in time ({exc or 'timeout'})") from exc
         except UpstreamProtocolError as exc:
@@ -68,13 +88,17 @@ class UpstreamClient:
         except OSError as exc:
             raise UpstreamFailure("connect", f"cannot connect to replica: {exc}") from exc
 
-    async def probe(self, base_url: str) -> bool:
-        """A replica is healthy again when its /health answers 200 (or, lacking /health, /v1/models does)."""
+    async def probe(self, target: ReplicaTarget) -> bool:
+        """A replica is healthy again when its /health answers 200 (or, lacking /health, /v1/models does).
+
+        The probe authenticates and is address-checked like the requests themselves."""
         assert self._pool is not None
-        for url in (origin_of(base_url) + "/health", base_url + "/models"):
+        headers = [("authorization", f"Bearer {target.api_key}")] if target.api_key else []
+        policy = self._policy if target.guarded else None
+        for url in (origin_of(target.url) + "/health", target.url + "/models"):
             try:
                 response = await self._pool.request(
-                    "GET", url, [], None, self._probe_timeout, self._probe_timeout
+                    "GET", url, headers, None, self._probe_timeout, self._probe_timeout, policy
                 )
             except (TimeoutError, UpstreamProtocolError, OSError):
                 return False

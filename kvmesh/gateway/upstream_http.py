@@ -6,6 +6,11 @@ rest of the Gateway together (docs/benchmarks.md, "Gateway hot path"). Here a re
 the protocol buffered, or wait on one future. The idle timeout is one timer per connection that is
 re-armed lazily from the time of the last byte, not a timer per read.
 
+External upstreams of users' deployments are connected under the upstream address policy: the name
+is resolved, refused addresses dropped, and the connection made to a checked address (the Host header
+stays the URL's). Pooled connections are keyed by (host, port, policy), so a connection opened for a
+trusted replica is never reused for a guarded request.
+
 Flow control: when more than `READ_BUFFER_HIGH` bytes are buffered and not yet read by the relay (a
 slow client stops the relay), the socket is paused, so TCP pushes back on the engine.
 """
@@ -20,7 +25,12 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from kvmesh.engines.upstream_policy import UpstreamPolicy, allowed_addresses
+
 READ_BUFFER_HIGH = 64 * 1024
+
+
+PoolKey = tuple[str, int, UpstreamPolicy | None]  # host, port, address policy (None: trusted)
 
 
 class UpstreamProtocolError(Exception):
@@ -45,7 +55,7 @@ class BodyConsumer(Protocol):
 class UpstreamConnection(asyncio.Protocol):
     """One keep-alive connection; parses one response at a time into a `UpstreamResponse`."""
 
-    def __init__(self, origin: tuple[str, int]) -> None:
+    def __init__(self, origin: PoolKey) -> None:
         self.origin = origin
         self.transport: asyncio.Transport | None = None
         self.lost = False
@@ -310,6 +320,10 @@ class UpstreamResponse:
             self._pool.put_back(conn)
         else:
             conn.close()
+        if not self.finished and self._error is None:
+            # A read still waiting (the generic relay whose client hung up) ends now, not at the timeout.
+            self._error = UpstreamProtocolError("the response was closed before it ended")
+            self._wake()
 
 
 def _time_out(waiter: asyncio.Future[None], timeout: float) -> None:
@@ -324,7 +338,7 @@ class UpstreamPool:
     def __init__(self, connect_timeout: float, keepalive_seconds: float) -> None:
         self._connect_timeout = connect_timeout
         self._keepalive = keepalive_seconds
-        self._idle: dict[tuple[str, int], list[UpstreamConnection]] = {}
+        self._idle: dict[PoolKey, list[UpstreamConnection]] = {}
         self._closed = False
 
     async def request(
@@ -335,15 +349,18 @@ class UpstreamPool:
         body: bytes | None,
         head_timeout: float,
         read_timeout: float,
+        policy: UpstreamPolicy | None = None,
     ) -> UpstreamResponse:
-        """Send the request and wait for the response head (at most `head_timeout` s)."""
+        """Send the request and wait for the response head (at most `head_timeout` s).
+
+        With a `policy`, the connection goes only to an address it allows (`UpstreamRefused` otherwise)."""
         parts = urlsplit(url)
         host = parts.hostname or "127.0.0.1"
         port = parts.port or (443 if parts.scheme == "https" else 80)
         if parts.scheme != "http":
             raise UpstreamProtocolError(f"unsupported upstream scheme {parts.scheme!r}")
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        origin = (host, port)
+        origin: PoolKey = (host, port, policy)
         conn = self._take(origin) or await self._connect(origin)
         head = [f"{method} {target} HTTP/1.1\r\nhost: {parts.netloc}\r\n"]
         head.extend(f"{name}: {value}\r\n" for name, value in headers)
@@ -358,7 +375,7 @@ class UpstreamPool:
             raise
         return response
 
-    def _take(self, origin: tuple[str, int]) -> UpstreamConnection | None:
+    def _take(self, origin: PoolKey) -> UpstreamConnection | None:
         idle = self._idle.get(origin)
         now = time.monotonic()
         while idle:
@@ -368,13 +385,24 @@ class UpstreamPool:
             conn.close()
         return None
 
-    async def _connect(self, origin: tuple[str, int]) -> UpstreamConnection:
+    async def _connect(self, origin: PoolKey) -> UpstreamConnection:
+        return await asyncio.wait_for(self._open_connection(origin), self._connect_timeout)
+
+    async def _open_connection(self, origin: PoolKey) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
-        _, conn = await asyncio.wait_for(
-            loop.create_connection(lambda: UpstreamConnection(origin), origin[0], origin[1]),
-            self._connect_timeout,
-        )
-        return conn
+        host, port, policy = origin
+        if policy is None:
+            _, conn = await loop.create_connection(lambda: UpstreamConnection(origin), host, port)
+            return conn
+        error: OSError | None = None
+        for address in await allowed_addresses(host, port, policy):
+            try:
+                _, conn = await loop.create_connection(lambda: UpstreamConnection(origin), address, port)
+            except OSError as exc:
+                error = exc
+                continue
+            return conn
+        raise error or OSError(f"cannot connect to {host}:{port}")
 
     def put_back(self, conn: UpstreamConnection) -> None:
         if self._closed:

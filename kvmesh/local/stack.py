@@ -20,6 +20,7 @@ from kvmesh.local.supervisor import (
     spawn,
     stop,
 )
+from kvmesh.store.private_files import private_dir, restrict_umask
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,9 @@ def up(layout: LocalLayout, options: UpOptions, progress: Progress) -> dict[str,
         progress.say("The local stack is already running; nothing to do.")
         return {**state, "already_running": True}
     ports = {part: _port_for(part, options, state, running) for part in wanted}
-    layout.local_dir.mkdir(parents=True, exist_ok=True)
-    layout.server_dir.mkdir(parents=True, exist_ok=True)
+    restrict_umask()  # the servers, engines and their logs, pid files and database: all private
+    private_dir(layout.local_dir)
+    private_dir(layout.server_dir)
     _ensure_engine_files(progress)
 
     urls = {part: f"http://127.0.0.1:{port}" for part, port in ports.items()}

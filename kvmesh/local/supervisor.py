@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kvmesh.engines.process_identity import process_cmdline, process_exists, process_start_ticks
+from kvmesh.store.private_files import private_file
 
 __all__ = [
     "PidRecord",
@@ -70,7 +71,7 @@ def spawn(
 
     process = launch(argv, log_path, env)
     record = PidRecord(process.pid, process_start_ticks(process.pid), marker)
-    pid_path.write_text(record.to_json())
+    private_file(pid_path).write_text(record.to_json())
     return record
 
 

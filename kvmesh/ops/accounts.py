@@ -1,4 +1,4 @@
-"""Account administration for operators: `create-user`, `issue-tokens`, `grant-credit` (store-backed)."""
+"""Account administration for operators: `create-user`, `issue-tokens`, `grant-credit`, `rotate-keys`."""
 
 from __future__ import annotations
 
@@ -99,14 +99,17 @@ def issue_tokens_command(email: str, database_url: str | None, data_dir: str | N
       kvmesh controlplane issue-tokens --email owner@example.com > "$TM_CONFIG_HOME/auth.json"
     """
     from kvmesh.controlplane.settings import ControlPlaneSettings
-    from kvmesh.controlplane.tokens import TokenLifetimes, issue_tokens, load_jwt_key
+    from kvmesh.controlplane.tokens import JWT_KEY_FILE, TokenLifetimes, issue_tokens, load_jwt_key
 
     url, directory = resolve_server_paths(database_url, data_dir)
     session_factory, _ = open_store(url, directory)
     defaults = ControlPlaneSettings(database_url=url, data_dir=directory)
+    try:
+        key = load_jwt_key(directory / JWT_KEY_FILE)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read the JWT signing key: {exc}") from None
     with session_factory() as session:
         user = _user_by_email(session, email)
-        key = load_jwt_key(session)
         lifetimes = TokenLifetimes(defaults.access_token_ttl_s, defaults.refresh_token_ttl_s)
         tokens = issue_tokens(session, key, user, lifetimes)
         session.commit()
@@ -151,3 +154,58 @@ def grant_credit_command(
         session.commit()
         balance = Decimal(balance_micros(session, user.id)) / 1_000_000
     click.echo(f"Granted {Decimal(micros) / 1_000_000} USD to {user.email}; balance {balance:.6f} USD.")
+
+
+@click.command("rotate-keys")
+@click.option("--jwt", "jwt_key", is_flag=True, help="Replace the JWT signing key (ends access tokens).")
+@click.option(
+    "--server-secret", is_flag=True, help="Replace the server secret, re-encrypting every stored key."
+)
+@database_options
+def rotate_keys_command(
+    jwt_key: bool, server_secret: bool, database_url: str | None, data_dir: str | None
+) -> None:
+    """Rotate the servers' own secrets; stop the Control Plane and Gateways first, start them after.
+
+    --jwt: access tokens and browser sessions end; `tm` refreshes on its next call. --server-secret:
+    API keys and external upstream keys are re-hashed and re-encrypted in one transaction, so they
+    keep working. See docs/security.md.
+
+    \b
+    Example:
+      kvmesh controlplane rotate-keys --jwt --server-secret
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kvmesh.store.engine import create_engine_for_url, make_session_factory
+    from kvmesh.store.key_rotation import RotationError, rotate_jwt_key, rotate_server_secret
+    from kvmesh.store.migrate import upgrade_database
+
+    if not (jwt_key or server_secret):
+        raise click.UsageError("choose what to rotate: --jwt, --server-secret or both")
+    url, directory = resolve_server_paths(database_url, data_dir)
+    try:
+        if server_secret:
+            upgrade_database(url, directory)
+            engine = create_engine_for_url(url)
+            try:
+                done = rotate_server_secret(directory, make_session_factory(engine))
+            finally:
+                engine.dispose()
+            click.echo(
+                f"Server secret rotated: {done.api_keys} API keys and {done.upstream_keys} upstream keys "
+                "re-encrypted."
+            )
+            if done.unreadable_api_keys:
+                click.echo(
+                    f"Warning: {done.unreadable_api_keys} API keys were not readable with the old secret "
+                    "and no longer work; their owners must create new ones.",
+                    err=True,
+                )
+        if jwt_key:
+            click.echo(f"JWT signing key rotated: {rotate_jwt_key(directory)}")
+    except RotationError as exc:
+        raise CliError(str(exc)) from None
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        raise CliError(f"rotation failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    click.echo("Restart the Control Plane and every Gateway to use the new keys.")

@@ -1,4 +1,4 @@
-"""`kvmesh controlplane serve|create-user|issue-tokens|grant-credit`: run and administer the Control Plane."""
+"""`kvmesh controlplane serve|create-user|issue-tokens|grant-credit|rotate-keys`: run and administer it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kvmesh.ops.accounts import create_user_command, grant_credit_command, issue_tokens_command
-from kvmesh.ops.database import configure_logging, database_options, resolve_server_paths
+from kvmesh.ops.accounts import (
+    create_user_command,
+    grant_credit_command,
+    issue_tokens_command,
+    rotate_keys_command,
+)
+from kvmesh.ops.database import (
+    allow_upstream_option,
+    checked_allowlist,
+    checked_proxies,
+    configure_logging,
+    database_options,
+    resolve_server_paths,
+)
 
 if TYPE_CHECKING:
     from kvmesh.engines.settings import KubernetesSettings
@@ -160,6 +172,16 @@ def controlplane() -> None:
     show_envvar=True,
     help="Stripe API base URL (default: Stripe's own); the key comes from KVMESH_STRIPE_SECRET_KEY only.",
 )
+@allow_upstream_option
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    envvar="KVMESH_TRUSTED_PROXIES",
+    show_envvar=True,
+    help="Network (CIDR) of a reverse proxy whose X-Forwarded-For is believed for per-IP limits; "
+    "repeat for several (default: none, the peer address counts).",
+)
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def serve(
     host: str,
@@ -183,6 +205,8 @@ def serve(
     controller_election: str,
     tos_version: str,
     stripe_api_base: str,
+    allow_upstream: tuple[str, ...],
+    trusted_proxies: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Run the Control Plane HTTP server (migrates the database first).
@@ -197,7 +221,9 @@ def serve(
     from kvmesh.controlplane.server import serve as serve_controlplane
     from kvmesh.controlplane.settings import ControlPlaneSettings
     from kvmesh.engines.settings import EngineSettings
+    from kvmesh.store.private_files import restrict_umask
 
+    restrict_umask()
     url, directory = resolve_server_paths(database_url, data_dir)
     configure_logging(log_level)
     settings = ControlPlaneSettings(
@@ -210,6 +236,8 @@ def serve(
         gateway_cloud_provider=cloud_provider,
         run_engines=not no_engines,
         catalog_file=catalog_file,
+        upstream_allowlist=checked_allowlist(allow_upstream),
+        trusted_proxies=checked_proxies(trusted_proxies),
         engines=EngineSettings(
             llama_threads=llama_threads,
             llama_parallel=llama_parallel,
@@ -234,3 +262,4 @@ def serve(
 controlplane.add_command(create_user_command)
 controlplane.add_command(issue_tokens_command)
 controlplane.add_command(grant_credit_command)
+controlplane.add_command(rotate_keys_command)

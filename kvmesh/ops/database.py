@@ -37,12 +37,58 @@ def resolve_server_paths(database_url: str | None, data_dir: str | None) -> tupl
 
 
 def configure_logging(level: str) -> None:
+    """Log to stderr through the escaping formatter: no log line a client can split or forge."""
     import logging
 
-    logging.basicConfig(
-        level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from kvmesh.log_escape import EscapingFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+ALLOW_UPSTREAM_HELP = (
+    "Network (CIDR) or host name that users' external upstreams may use although it is loopback, "
+    "private or link-local; repeat for several (default: none; admins' deployments are always allowed)."
+)
+
+
+def allow_upstream_option(command: CommandT) -> CommandT:
+    """`--allow-upstream` / KVMESH_UPSTREAM_ALLOWLIST, taken by both servers' serve commands."""
+    return click.option(
+        "--allow-upstream",
+        "allow_upstream",
+        multiple=True,
+        envvar="KVMESH_UPSTREAM_ALLOWLIST",
+        show_envvar=True,
+        help=ALLOW_UPSTREAM_HELP,
+    )(command)
+
+
+def checked_allowlist(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """The allowlist entries, or a usage error naming the bad one."""
+    from kvmesh.engines.upstream_policy import UpstreamPolicy
+
+    try:
+        UpstreamPolicy.parse(entries)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-upstream") from None
+    return entries
+
+
+def checked_proxies(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """Trusted proxy networks, or a usage error naming the bad one."""
+    import ipaddress
+
+    for entry in (part for item in entries for part in item.replace(",", " ").split()):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise click.BadParameter(
+                f"{entry!r} is not a network (CIDR)", param_hint="--trusted-proxy"
+            ) from None
+    return entries
 
 
 def database_options(command: CommandT) -> CommandT:
@@ -60,7 +106,7 @@ def open_store(database_url: str, data_dir: Path) -> tuple[sessionmaker[Session]
     from kvmesh.store.secrets import load_server_secret
 
     try:
-        upgrade_database(database_url)
+        upgrade_database(database_url, data_dir)
         secret = load_server_secret(data_dir / "server-secret")
     except (SQLAlchemyError, OSError, ValueError) as exc:
         raise CliError(

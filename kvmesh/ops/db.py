@@ -32,9 +32,9 @@ def upgrade(database_url: str | None) -> None:
 
     from kvmesh.store.migrate import current_revision, upgrade_database
 
-    url, _ = resolve_server_paths(database_url, None)
+    url, data_dir = resolve_server_paths(database_url, None)
     try:
-        upgrade_database(url)
+        upgrade_database(url, data_dir)
         revision = current_revision(url)
     except SQLAlchemyError as exc:
         raise CliError(f"migration failed for {_describe(url)}: {str(exc).splitlines()[0]}") from None

@@ -5,7 +5,13 @@ from __future__ import annotations
 import click
 
 from kvmesh.cli._errors import CliError
-from kvmesh.ops.database import configure_logging, database_options, resolve_server_paths
+from kvmesh.ops.database import (
+    allow_upstream_option,
+    checked_allowlist,
+    configure_logging,
+    database_options,
+    resolve_server_paths,
+)
 
 
 @click.group()
@@ -38,6 +44,7 @@ def gateway() -> None:
     show_envvar=True,
     help="Requests per minute per API key (0: no limit); shared through --redis-url when set.",
 )
+@allow_upstream_option
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def gateway_serve(
     host: str,
@@ -47,6 +54,7 @@ def gateway_serve(
     workers: int,
     redis_url: str,
     key_requests_per_minute: int,
+    allow_upstream: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Run the Gateway HTTP server against the shared database.
@@ -57,7 +65,9 @@ def gateway_serve(
     """
     from kvmesh.gateway.server import serve as serve_gateway
     from kvmesh.gateway.server import settings_for
+    from kvmesh.store.private_files import restrict_umask
 
+    restrict_umask()
     url, directory = resolve_server_paths(database_url, data_dir)
     configure_logging(log_level)
     try:
@@ -73,4 +83,5 @@ def gateway_serve(
         data_dir=directory,
         redis_url=redis_url,
         key_requests_per_minute=key_requests_per_minute,
+        upstream_allowlist=checked_allowlist(allow_upstream),
     )

@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from kvmesh.store.private_files import private_file
+
 DATABASE_URL_ENV = "KVMESH_DATABASE_URL"
 DATA_DIR_ENV = "KVMESH_DATA_DIR"
 
@@ -63,7 +65,8 @@ def create_engine_for_url(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 before SQLite opens it: SQLite gives -wal/-shm the database file's mode.
+            private_file(Path(database).expanduser())
         engine = create_engine(
             parsed, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=True
         )

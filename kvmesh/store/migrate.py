@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from kvmesh.store.engine import create_engine_for_url, normalize_database_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+DATA_DIR_ATTRIBUTE = "kvmesh_data_dir"
 
 
 def alembic_config(url: str) -> Config:
@@ -21,13 +22,18 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade_database(url: str) -> None:
-    """Bring the database at `url` to the newest revision (creates it from scratch when empty)."""
+def upgrade_database(url: str, data_dir: Path | None = None) -> None:
+    """Bring the database at `url` to the newest revision (creates it from scratch when empty).
+
+    `data_dir` is the server data dir: migrations that move secrets out of the database (0002 moves
+    the JWT signing key) write them there; without it such a secret is dropped, not moved.
+    """
     engine = create_engine_for_url(url)
     try:
         with engine.begin() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
+            config.attributes[DATA_DIR_ATTRIBUTE] = data_dir
             command.upgrade(config, "head")
     finally:
         engine.dispose()

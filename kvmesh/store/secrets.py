@@ -17,7 +17,7 @@ import os
 import secrets
 from pathlib import Path
 
-from kvmesh.store._atomic import write_secret_file
+from kvmesh.store.private_files import write_secret_file
 
 API_KEY_PREFIX = "tmk_"
 SECRET_ENV = "KVMESH_SECRET_KEY"

@@ -37,6 +37,9 @@ class HeaderRecordingUpstream:
         await send({"type": "http.response.body", "body": body})
 
 
+LOOPBACK = ("127.0.0.1/32",)
+
+
 def _stored_config(live: Any, deployment_id: str) -> tuple[str, dict[str, Any]]:
     with live.app.state.services.session_factory() as session:
         deployment = session.get(Deployment, deployment_id)
@@ -45,7 +48,7 @@ def _stored_config(live: Any, deployment_id: str) -> tuple[str, dict[str, Any]]:
 
 
 def test_upstream_key_is_stored_encrypted_and_never_returned(control_plane: Any) -> None:
-    live = control_plane()
+    live = control_plane(upstream_allowlist=LOOPBACK)
     alice = sign_up(live, "alice@example.com")
     record = deploy(
         alice, "ext", provider="external", upstreamUrl="http://127.0.0.1:9/v1", upstreamApiKey=UPSTREAM_KEY
@@ -59,7 +62,7 @@ def test_upstream_key_is_stored_encrypted_and_never_returned(control_plane: Any)
 
 
 def test_an_api_key_given_in_engine_config_is_encrypted_too(control_plane: Any) -> None:
-    live = control_plane()
+    live = control_plane(upstream_allowlist=LOOPBACK)
     alice = sign_up(live, "alice@example.com")
     record = deploy(
         alice,
@@ -76,6 +79,7 @@ def test_the_external_replica_still_sends_the_upstream_key(control_plane: Any, s
     upstream = HeaderRecordingUpstream()
     upstream_base = serve_app(lambda port: upstream).base_url
     live = control_plane(
+        upstream_allowlist=LOOPBACK,
         run_engines=True,
         engines=EngineSettings(engine_poll_interval_s=0.2, engine_health_interval_s=0.5),
     )

@@ -156,7 +156,7 @@ def test_cluster_label_setting_relabels_self_hosted_deployments(control_plane: A
 
 
 def test_external_deployment_needs_an_upstream_and_never_shows_its_secret(control_plane: Any) -> None:
-    live = control_plane()
+    live = control_plane(upstream_allowlist=("127.0.0.1/32",))
     alice = sign_up(live, "alice@example.com")
     missing = alice.client.post("/v1/deployments", json={"modelName": "ext", "provider": "external"})
     assert missing.status_code == 400 and missing.json()["error"]["code"] == "invalid_upstream"

@@ -39,7 +39,7 @@ class RunningControlPlane:
 def controlplane(tmp_path: Path) -> Iterator[RunningControlPlane]:
     from kvmesh.controlplane.app import create_app
     from kvmesh.controlplane.settings import ControlPlaneSettings
-    from kvmesh.controlplane.tokens import TokenLifetimes, issue_tokens, load_jwt_key
+    from kvmesh.controlplane.tokens import JWT_KEY_FILE, TokenLifetimes, issue_tokens, load_jwt_key
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
     from kvmesh.store.migrate import upgrade_database
     from kvmesh.store.secrets import load_server_secret
@@ -63,12 +63,12 @@ def controlplane(tmp_path: Path) -> Iterator[RunningControlPlane]:
             engines_outlive_controlplane=False,
         ),
     )
-    upgrade_database(database_url)
+    upgrade_database(database_url, tmp_path)
     session_factory = make_session_factory(create_engine_for_url(database_url))
     with session_factory() as session:
         secret = load_server_secret(tmp_path / "server-secret")
         user, _ = create_user(session, secret, "o@example.com", "pw-12345678")
-        tokens = issue_tokens(session, load_jwt_key(session), user, TokenLifetimes(900, 3600))
+        tokens = issue_tokens(session, load_jwt_key(tmp_path / JWT_KEY_FILE), user, TokenLifetimes(900, 3600))
         session.commit()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)

@@ -14,6 +14,7 @@ from kvmesh.engines.provider import ReplicaSpec, create_provider
 from kvmesh.engines.settings import EngineSettings
 
 STANDIN = Path(__file__).with_name("standin_engine.py")
+LOOPBACK_ALLOWED = EngineSettings(upstream_allowlist=("127.0.0.1/32",))
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def test_base_urls_are_normalised_to_the_v1_base() -> None:
 
 
 async def test_external_endpoint_becomes_a_healthy_replica_with_its_key(upstream: str) -> None:
-    provider = create_provider("external", EngineSettings())
+    provider = create_provider("external", LOOPBACK_ALLOWED)
     spec = ReplicaSpec("d", "s", engine_config={"base_url": upstream, "api_key": "sk-upstream"})
     handle = await provider.start_replica(spec, 0)
     assert handle.url == f"{upstream}/v1"
@@ -43,7 +44,7 @@ async def test_external_endpoint_becomes_a_healthy_replica_with_its_key(upstream
 
 
 async def test_unreachable_endpoint_is_a_start_error() -> None:
-    provider = ExternalProvider(EngineSettings())
+    provider = ExternalProvider(LOOPBACK_ALLOWED)
     spec = ReplicaSpec("d", "s", engine_config={"base_url": f"http://127.0.0.1:{free_port()}"})
     with pytest.raises(EngineStartError, match="answers neither"):
         await provider.start_replica(spec, 0)
@@ -73,3 +74,28 @@ async def test_an_upstream_key_that_cannot_be_decrypted_is_a_start_error() -> No
     )
     with pytest.raises(EngineStartError, match="cannot decrypt the upstream API key"):
         await ExternalProvider(EngineSettings()).start_replica(spec, 0)
+
+
+async def test_a_loopback_upstream_is_refused_without_an_allowlist(upstream: str) -> None:
+    provider = ExternalProvider(EngineSettings())
+    spec = ReplicaSpec("d", "s", engine_config={"base_url": upstream})
+    with pytest.raises(EngineStartError, match="is loopback; an admin must allow it"):
+        await provider.start_replica(spec, 0)
+
+
+async def test_an_admin_approved_upstream_may_be_loopback(upstream: str) -> None:
+    from kvmesh.engines.upstream_policy import ADMIN_APPROVED
+
+    provider = ExternalProvider(EngineSettings())
+    spec = ReplicaSpec("d", "s", engine_config={"base_url": upstream, ADMIN_APPROVED: True})
+    handle = await provider.start_replica(spec, 0)
+    assert await provider.check_health(handle)
+
+
+async def test_a_closed_port_and_a_refused_address_read_the_same_to_the_user() -> None:
+    """Deployment status is no port scanner: no connection error text of the target reaches it."""
+    provider = ExternalProvider(LOOPBACK_ALLOWED)
+    spec = ReplicaSpec("d", "s", engine_config={"base_url": f"http://127.0.0.1:{free_port()}"})
+    with pytest.raises(EngineStartError) as failure:
+        await provider.start_replica(spec, 0)
+    assert "refused" not in str(failure.value).lower() and "errno" not in str(failure.value).lower()

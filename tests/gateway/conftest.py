@@ -16,6 +16,8 @@ from kvmesh.gateway.settings import GatewaySettings
 from kvmesh.store.engine import create_engine_for_url, make_session_factory
 from kvmesh.store.models import Base
 
+LOOPBACK = ("127.0.0.1/32",)
+
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[GatewayStore]:
@@ -39,7 +41,12 @@ def start_gateway(
 
     def start(**overrides: Any) -> LiveGateway:
         settings = replace(
-            GatewaySettings(database_url=store.url, server_secret=store.secret, probe_interval=0.2),
+            GatewaySettings(
+                database_url=store.url,
+                server_secret=store.secret,
+                probe_interval=0.2,
+                upstream_allowlist=LOOPBACK,  # the stand-in upstreams of these tests listen on loopback
+            ),
             **overrides,
         )
         live = serve_app(lambda port: create_app(settings), ThreadedGateway)

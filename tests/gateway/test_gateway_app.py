@@ -47,7 +47,12 @@ def test_wrong_method_is_405(scenario: Scenario) -> None:
 def test_clean_shutdown_writes_every_pending_record(store: GatewayStore, standin: Any) -> None:
     tenant = store.add_user()
     store.add_deployment(tenant.user_id, SERVED_NAME, [standin.base_url + "/v1"])
-    settings = GatewaySettings(database_url=store.url, server_secret=store.secret, usage_flush_interval=3600)
+    settings = GatewaySettings(
+        database_url=store.url,
+        server_secret=store.secret,
+        usage_flush_interval=3600,
+        upstream_allowlist=("127.0.0.1/32",),
+    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -133,7 +133,9 @@ import socket, sys
 from kvmesh.gateway.app import create_app
 from kvmesh.gateway.server import _run_loop, listening_socket
 from kvmesh.gateway.settings import GatewaySettings
-settings = GatewaySettings(database_url=sys.argv[1], server_secret=bytes.fromhex(sys.argv[2]))
+settings = GatewaySettings(
+    database_url=sys.argv[1], server_secret=bytes.fromhex(sys.argv[2]), upstream_allowlist=("127.0.0.1/32",)
+)
 _run_loop(create_app(settings), [listening_socket("127.0.0.1", int(sys.argv[3]), False)])
 """
 

@@ -43,7 +43,7 @@ def _signin_page(
 ) -> Response:
     nonce, fresh = csrf_nonce(request)
     html = TEMPLATES.get_template("signin.html").render(
-        csrf=csrf_token(services, nonce), next=safe_next(next_url), error=error, email=email
+        csrf=csrf_token(request, services, nonce), next=safe_next(next_url), error=error, email=email
     )
     return html_response(services, html, status, nonce, fresh)
 

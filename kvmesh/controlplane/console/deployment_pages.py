@@ -20,6 +20,7 @@ from kvmesh.controlplane.deployments import (
     request_delete,
 )
 from kvmesh.controlplane.errors import ApiError
+from kvmesh.engines.upstream_policy import UpstreamPolicy
 from kvmesh.store.models import CatalogModel, Deployment, DeploymentEvent
 
 router = APIRouter()
@@ -93,6 +94,9 @@ def create(
             console.user.id,
             request,
             default_cloud_provider=console.services.settings.gateway_cloud_provider,
+            upstream_policy=None
+            if console.admin
+            else UpstreamPolicy.parse(console.services.settings.upstream_allowlist),
         )
         console.db.commit()
     except IntegrityError:

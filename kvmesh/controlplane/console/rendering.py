@@ -121,7 +121,7 @@ def console_context(request: Request, services: Services, db: DbSession) -> Cons
     if user is None:
         raise ApiError(303, "sign in first", "signin_required", {"Location": signin_location(request)})
     nonce, fresh = csrf_nonce(request)
-    return Console(request, services, db, user, csrf_token(services, nonce), nonce, fresh)
+    return Console(request, services, db, user, csrf_token(request, services, nonce), nonce, fresh)
 
 
 ConsoleCtx = Annotated[Console, Depends(console_context)]

@@ -71,7 +71,7 @@ class SseEventFilter:
         payload = _data_payload(event)
         try:
             parsed = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # a hostile upstream may nest past the parser's stack
             return False
         if not isinstance(parsed, dict):
             return False

@@ -78,8 +78,11 @@ class StreamRelay:
         outcome.tokens = (
             counts if counts is not None else TokenCounts(completion_tokens=max(self._sse.events, 0))
         )
-        if outcome.client_gone and not outcome.upstream_done:  # hanging up right after `[DONE]` is fine
-            outcome.status, outcome.failure = CLIENT_CLOSED, None
+        if outcome.client_gone:
+            # Hanging up right after `[DONE]` is a finished answer, even when closing the upstream made a
+            # pending read fail: not a 502, and no reason to eject the replica.
+            outcome.status = 200 if outcome.upstream_done else CLIENT_CLOSED
+            outcome.failure = None
         return outcome
 
 
