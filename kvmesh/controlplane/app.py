@@ -22,6 +22,7 @@ log = logging.getLogger("kvmesh.controlplane")
 
 def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneServices, Engine]:
     from kvmesh.controlplane.catalog import seed_catalog
+    from kvmesh.controlplane.log_sources import DeploymentLogs
     from kvmesh.controlplane.routes_products import seed_products
     from kvmesh.controlplane.tokens import JWT_KEY_FILE, load_jwt_key
     from kvmesh.engines.leader import startup_lock
@@ -58,6 +59,7 @@ def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneService
         jwt_key=jwt_key,
         password_hasher=make_password_hasher(settings.argon2_time_cost, settings.argon2_memory_cost_kib),
         rate_limits=limits,
+        logs=DeploymentLogs(settings.engine_settings()),
     )
     return services, engine
 
@@ -81,6 +83,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if services.controller is not None:
             await services.controller.stop()
+        await services.logs.close()
         app.state.services = None
         engine.dispose()
 

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from kvmesh.controlplane.errors import ApiError
+from kvmesh.controlplane.log_sources import DeploymentLogs
 from kvmesh.controlplane.ratelimit import RateLimits
 from kvmesh.controlplane.settings import ControlPlaneSettings
 from kvmesh.controlplane.tokens import TokenError, decode_access_token, family_revoked
@@ -26,6 +27,7 @@ class ControlPlaneServices:
     settings: ControlPlaneSettings
     secret: bytes
     session_factory: sessionmaker[Session]
+    logs: DeploymentLogs  # where each deployment's log lines come from (files or pods)
     controller: ElectedControllers | None = None  # the controllers, run only while elected
     jwt_key: bytes = b""
     password_hasher: PasswordHasher | None = None

@@ -1,4 +1,4 @@
-"""A deployment's recent log lines: its replicas' engine log files plus its lifecycle events.
+"""Log lines of a deployment's local replicas (their engine log files) and of its lifecycle events.
 
 Engine processes append to `<data_dir>/engines/<deployment id>/replica-<n>.log`; each launch
 starts with a `--- <UTC time> <argv>` line, and the lines after it carry that launch time (engine
@@ -63,14 +63,19 @@ def _file_lines(path: Path) -> list[LogLine]:
     return [LogLine(first, text, path.stem, start + n) for n, text in pending] + out
 
 
-def deployment_log_lines(engines_dir: Path, deployment: Deployment) -> list[LogLine]:
-    """Every visible line of the deployment, oldest first (stable order for equal times)."""
-    lines = [
+def event_lines(deployment: Deployment) -> list[LogLine]:
+    """The deployment's lifecycle events (`deployment_events`), each at its own time."""
+    return [
         LogLine(event.created_at, f"[{event.event_type}] {event.log}".rstrip(), "events", event.id)
         for event in deployment.events
     ]
+
+
+def replica_file_lines(engines_dir: Path, deployment: Deployment) -> list[LogLine]:
+    """Every visible line of the deployment's local replica log files."""
+    lines: list[LogLine] = []
     folder = engines_dir / deployment.id
     if folder.is_dir():
         for path in sorted(folder.glob("replica-*.log")):
             lines.extend(_file_lines(path))
-    return sorted(lines, key=lambda line: (line.moment, line.source, line.offset))
+    return lines

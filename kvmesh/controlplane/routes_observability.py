@@ -16,7 +16,7 @@ from kvmesh.controlplane.deployments import get_owned_deployment
 from kvmesh.controlplane.deps import CurrentUser, DbSession, Services
 from kvmesh.controlplane.errors import ApiError
 from kvmesh.controlplane.inputs import ShortText, UserIdQuery
-from kvmesh.controlplane.replica_logs import deployment_log_lines
+from kvmesh.controlplane.log_sources import LogWindow
 from kvmesh.controlplane.rfc3339 import parse_rfc3339
 from kvmesh.controlplane.usage_metrics import MetricsWindow, compute_metrics
 from kvmesh.controlplane.wire_models import error_responses
@@ -70,18 +70,13 @@ def deployment_logs(
     limit: Annotated[int | None, Query(ge=1, le=MAX_LOG_LIMIT)] = None,
     direction: Annotated[ShortText | None, Query(description=" | ".join(DIRECTIONS))] = None,
 ) -> dict[str, Any]:
-    """The replicas' recent log lines and lifecycle events: the newest `limit`, in `direction` order."""
+    """Replica (or pod) log lines and lifecycle events: the newest `limit`, in `direction` order."""
     deployment = get_owned_deployment(session, resolve_user_id(user, userId), deployment_id)
     wanted = (direction or "LOG_DIRECTION_UNSPECIFIED").strip().upper()
     if wanted not in DIRECTIONS:
         raise ApiError(400, f"direction must be one of {', '.join(DIRECTIONS)}", "invalid_direction")
     start, end = _window(startTime, endTime)
-    lines = [
-        line
-        for line in deployment_log_lines(services.settings.engine_settings().engines_dir, deployment)
-        if (start is None or line.moment >= start) and (end is None or line.moment <= end)
-    ]
-    lines = lines[-(limit or DEFAULT_LOG_LIMIT) :]
+    lines = services.logs.read(deployment, LogWindow(start, end, limit or DEFAULT_LOG_LIMIT))
     if wanted == "LOG_DIRECTION_BACKWARD":
         lines.reverse()
     return {"logs": [line.as_wire() for line in lines]}

@@ -18,7 +18,7 @@ import httpx2
 from lightkube import AsyncClient, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment as K8sDeployment
-from lightkube.resources.core_v1 import Event, Pod, Service
+from lightkube.resources.core_v1 import Event, Service
 from lightkube.types import PatchType
 from sqlalchemy import delete, select
 
@@ -34,6 +34,7 @@ from kvmesh.engines.kubernetes.manifests import (
     service_manifest,
     workload_name,
 )
+from kvmesh.engines.kubernetes.pod_logs import read_pod_logs
 from kvmesh.engines.kubernetes.pod_watch import PodWatcher
 from kvmesh.engines.settings import EngineSettings, KubernetesSettings
 from kvmesh.store.models import DeploymentEvent, Replica
@@ -218,25 +219,10 @@ class KubernetesWorkloads:
             await self._db(_add_new_events, found)
 
     async def pod_logs(self, deployment_id: str, tail_lines: int = 200) -> list[tuple[str, str]]:
-        """(timestamp, line) pairs from every pod of the deployment, oldest first."""
-        labels: dict[str, Any] = {MANAGED_BY: MANAGED_BY_VALUE, DEPLOYMENT_ID: deployment_id}
-        lines: list[tuple[str, str]] = []
-        async for pod in self.client.list(Pod, namespace=self.settings.namespace, labels=labels):
-            name = pod.metadata.name if pod.metadata is not None else None
-            if not name:
-                continue
-            with contextlib.suppress(ApiError):
-                stream = self.client.log(
-                    name,
-                    namespace=self.settings.namespace,
-                    tail_lines=tail_lines,
-                    timestamps=True,
-                    newlines=False,
-                )
-                async for line in stream:
-                    stamp, _, text = line.partition(" ")
-                    lines.append((stamp, f"{name}: {text}"))
-        return sorted(lines)
+        """(timestamp, "<pod>: line") pairs from every pod of the deployment, oldest first."""
+        namespace = self.settings.namespace
+        found = await read_pod_logs(self.client, namespace, deployment_id, tail_lines=tail_lines)
+        return [(line.stamp, f"{line.pod}: {line.text}") for line in found]
 
     async def _db(self, func: Any, *args: Any, **kwargs: Any) -> None:
         await asyncio.to_thread(func, self._sessions, *args, **kwargs)
