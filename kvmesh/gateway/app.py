@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kvmesh import __version__
+from kvmesh.gateway.admission import Admission
 from kvmesh.gateway.asgi import (
     GatewayError,
     Receive,
@@ -27,12 +28,15 @@ from kvmesh.gateway.auth import Authenticator
 from kvmesh.gateway.directory import Directory
 from kvmesh.gateway.endpoints import PROXIED
 from kvmesh.gateway.forwarding import Forwarder
+from kvmesh.gateway.limits import ConcurrencyLimiter, LocalConcurrencyLimiter
 from kvmesh.gateway.metering import UsageRecorder
 from kvmesh.gateway.metrics import GatewayMetrics
 from kvmesh.gateway.proxy import UpstreamClient
 from kvmesh.gateway.replicas import ReplicaPool
+from kvmesh.gateway.reservations import BalanceReservations
 from kvmesh.gateway.routing import policy_by_name
 from kvmesh.gateway.settings import GatewaySettings
+from kvmesh.gateway.spool import UsageSpool
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +54,36 @@ class RequestIds:
     def next(self) -> str:
         return f"{self._prefix}-{next(self._counter):x}"
 
+    def usage_key(self) -> str:
+        """A key unique across Gateway processes and restarts (the prefix is 48 random bits)."""
+        return f"{self._prefix}-u{next(self._counter):x}"
+
 
 class GatewayApp:
     """Routes by exact path; everything long-lived (HTTP pool, usage writer, prober) starts in lifespan."""
 
     def __init__(
-        self, settings: GatewaySettings, session_factory: Callable[[], Session], engine: Engine | None = None
+        self,
+        settings: GatewaySettings,
+        session_factory: Callable[[], Session],
+        engine: Engine | None = None,
+        limiter: ConcurrencyLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = GatewayMetrics()
         self.directory = Directory(session_factory, settings)
         self.upstream = UpstreamClient(settings)
         self.pool = ReplicaPool(self.upstream.probe, settings.probe_interval)
+        self.reservations = BalanceReservations(session_factory, settings.hold_seconds)
         self.recorder = UsageRecorder(
-            session_factory, settings.usage_flush_interval, settings.usage_batch_size
+            session_factory,
+            settings.usage_flush_interval,
+            settings.usage_batch_size,
+            UsageSpool(settings.spool_dir) if settings.spool_dir is not None else None,
+            self.reservations.sweep_expired,
         )
+        self.limiter = limiter if limiter is not None else LocalConcurrencyLimiter()
+        self._request_ids = RequestIds()
         self.authenticator = Authenticator(self.directory, settings.server_secret)
         self.forwarder = Forwarder(
             self.authenticator,
@@ -75,9 +94,10 @@ class GatewayApp:
             self.recorder,
             self.metrics,
             settings.max_body_bytes,
+            Admission(self.directory, self.limiter, self.reservations, settings),
+            self._request_ids.usage_key,
         )
         self._owned_engine = engine
-        self._request_ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

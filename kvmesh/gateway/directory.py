@@ -13,7 +13,16 @@ from sqlalchemy.orm import Session
 
 from kvmesh.gateway.cache import RefreshingCache
 from kvmesh.gateway.settings import GatewaySettings
-from kvmesh.store.models import ApiKey, Deployment, LedgerEntry, Replica, ServerlessModel, UsageRecord, User
+from kvmesh.store.models import (
+    ApiKey,
+    Deployment,
+    LedgerEntry,
+    Replica,
+    ServerlessModel,
+    UsageRecord,
+    User,
+    UserQuota,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -87,6 +96,9 @@ class Directory:
         self._balances: RefreshingCache[str, int] = RefreshingCache(
             in_thread(self._load_balance), settings.balance_ttl, hard
         )
+        self._concurrency_caps: RefreshingCache[str, int | None] = RefreshingCache(
+            in_thread(self._load_concurrency_cap), settings.key_ttl, hard
+        )
 
     async def key(self, key_hash: str) -> KeyRecord | None:
         return await self._keys.get(key_hash)
@@ -103,6 +115,10 @@ class Directory:
 
     async def balance(self, user_id: str) -> int:
         return await self._balances.get(user_id)
+
+    async def concurrency_cap(self, user_id: str) -> int | None:
+        """The admin's per-user override of the concurrent-request cap, or None for the setting."""
+        return await self._concurrency_caps.get(user_id)
 
     def spend(self, user_id: str, cost_micros: int) -> None:
         """Charge a not-yet-flushed cost against the cached balance so spending shows at once."""
@@ -184,6 +200,12 @@ class Directory:
                     .order_by(ServerlessModel.model)
                 ).all()
         return tuple(names)
+
+    def _load_concurrency_cap(self, user_id: str) -> int | None:
+        with self._sessions() as session:
+            return session.scalar(
+                select(UserQuota.max_concurrent_requests).where(UserQuota.user_id == user_id)
+            )
 
     def _load_balance(self, user_id: str) -> int:
         with self._sessions() as session:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
+from kvmesh.gateway.admission import Admission
 from kvmesh.gateway.asgi import (
     GatewayError,
     Receive,
@@ -19,17 +22,20 @@ from kvmesh.gateway.asgi import (
     send_json,
 )
 from kvmesh.gateway.auth import DEPLOYMENT_KEY_OTHER_MODEL, Authenticator, Caller
+from kvmesh.gateway.client_watch import CLIENT_CLOSED, ClientGone, HeldFinalMessage, unless_client_leaves
 from kvmesh.gateway.directory import ON_DEMAND, Directory, Route
 from kvmesh.gateway.endpoints import ProxiedEndpoint, llamacpp_request, llamacpp_response
 from kvmesh.gateway.metering import TokenCounts, UsageRecorder
 from kvmesh.gateway.metrics import GatewayMetrics
 from kvmesh.gateway.proxy import UpstreamClient, UpstreamFailure, origin_of
 from kvmesh.gateway.replicas import ReplicaPool, ReplicaState
+from kvmesh.gateway.reservations import estimated_prompt_tokens
 from kvmesh.gateway.routing import RouteRequest, RoutingPolicy
 from kvmesh.gateway.streaming import relay_stream
 from kvmesh.gateway.upstream_replies import relay_unary
 
 NO_TOKENS = TokenCounts()
+PROMPT_COUNT_TIMEOUT = 5.0
 
 
 @dataclass(slots=True)
@@ -45,6 +51,9 @@ class Exchange:
     status: int = 200
     tokens: TokenCounts = NO_TOKENS
     first_byte_at: float | None = None
+    usage_key: str = ""
+    request: dict[str, Any] = field(default_factory=dict)
+    upstream_reached: bool = False
 
 
 class Forwarder:
@@ -58,6 +67,8 @@ class Forwarder:
         recorder: UsageRecorder,
         metrics: GatewayMetrics,
         max_body_bytes: int,
+        admission: Admission,
+        usage_keys: Callable[[], str],
     ) -> None:
         self._auth = authenticator
         self._directory = directory
@@ -67,6 +78,8 @@ class Forwarder:
         self._recorder = recorder
         self._metrics = metrics
         self._max_body = max_body_bytes
+        self._admission = admission
+        self._usage_keys = usage_keys
 
     async def handle(
         self,
@@ -84,10 +97,6 @@ class Forwarder:
         if not isinstance(model, str) or not model.strip():
             raise GatewayError(400, "Missing `model` in the request body.", "missing_model")
         route = await self._route(caller, model)
-        if route.priced and await self._directory.balance(caller.user_id) <= 0:
-            raise GatewayError(
-                402, "Insufficient balance: add credits before calling priced models.", "insufficient_balance"
-            )
         stream = endpoint.metered and request.get("stream") is True
         strip_usage = False
         if stream and endpoint.inject_usage:
@@ -102,14 +111,25 @@ class Forwarder:
         if not endpoint.metered and route.provider == "llamacpp":
             await self._engine_native(endpoint, route, request, send, request_id)
             return
-        exchange = Exchange(request_id, endpoint, caller, route, stream, started)
+        usage_key = self._usage_keys()
+        admitted = await self._admission.admit(caller.user_id, route, request, usage_key, endpoint.metered)
+        if admitted.body is not None:
+            body = admitted.body
+        exchange = Exchange(
+            request_id, endpoint, caller, route, stream, started, usage_key=usage_key, request=request
+        )
         self._metrics.in_flight.inc()
+        final = HeldFinalMessage(send)  # the answer ends only once its usage record is durable
         try:
-            await self._forward(exchange, body, send, receive, strip_usage)
+            await self._forward(exchange, body, final.send, receive, strip_usage)
         finally:
             self._metrics.in_flight.dec()
-            if endpoint.metered:
-                self._meter(exchange)
+            try:
+                if endpoint.metered:
+                    await self._meter(exchange)
+            finally:
+                await self._admission.finish(admitted, metered=endpoint.metered)
+                await final.release()
 
     async def _route(self, caller: Caller, model: str) -> Route:
         if caller.surface == ON_DEMAND:
@@ -170,6 +190,9 @@ class Forwarder:
                     break
                 tried = replica.id
                 continue
+            except BaseException:  # cancelled: the client left before the answer started
+                replica.outstanding -= 1
+                raise
             return response, replica
         assert failure is not None
         status = 504 if failure.kind == "timeout" else 502
@@ -178,8 +201,14 @@ class Forwarder:
     async def _forward(
         self, exchange: Exchange, body: bytes, send: Send, receive: Receive, strip_usage: bool
     ) -> None:
+        exchange.upstream_reached = True
         try:
-            response, replica = await self._open(exchange, body)
+            response, replica = await unless_client_leaves(self._open(exchange, body), receive)
+        except ClientGone:
+            exchange.status = CLIENT_CLOSED
+            raise GatewayError(
+                CLIENT_CLOSED, "Client closed the request before the answer started.", "client_closed"
+            ) from None
         except GatewayError as exc:
             exchange.status = exc.status
             raise
@@ -249,17 +278,46 @@ class Forwarder:
             replica.outstanding -= 1
             response.close()
 
-    def _meter(self, exchange: Exchange) -> None:
-        now = time.perf_counter()
+    async def _prompt_tokens(self, exchange: Exchange) -> int:
+        """The prompt's token count when the engine's usage never arrived (the client hung up, the stream
+        died): the engine's own tokenizer for llama.cpp, else an estimate from the text length."""
+        request = exchange.request
+        if exchange.route.provider == "llamacpp" and ("messages" in request or "prompt" in request):
+            try:
+                async with asyncio.timeout(PROMPT_COUNT_TIMEOUT):
+                    return await self._engine_token_count(exchange)
+            except Exception:  # any failure falls back to the estimate
+                pass
+        return estimated_prompt_tokens(request)
+
+    async def _engine_token_count(self, exchange: Exchange) -> int:
+        request = exchange.request
+        prompt = request.get("prompt")
+        if "messages" in request:
+            templated = await self._call_json(exchange, "/apply-template", {"messages": request["messages"]})
+            prompt = templated.get("prompt") if isinstance(templated, dict) else None
+        if not isinstance(prompt, str):
+            raise ValueError("no prompt text to tokenise")
+        reply = await self._call_json(exchange, "/tokenize", {"content": prompt, "add_special": True})
+        tokens = reply.get("tokens") if isinstance(reply, dict) else None
+        if not isinstance(tokens, list):
+            raise ValueError("the engine's /tokenize answered no token list")
+        return len(tokens)
+
+    async def _meter(self, exchange: Exchange) -> None:
         tokens, route, caller = exchange.tokens, exchange.route, exchange.caller
+        unreported = tokens.prompt_tokens == 0 and exchange.upstream_reached
+        if unreported and (exchange.status == CLIENT_CLOSED or tokens.completion_tokens > 0):
+            tokens = exchange.tokens = replace(tokens, prompt_tokens=await self._prompt_tokens(exchange))
+        now = time.perf_counter()
         cost = (
             route.cost_micros(tokens.prompt_tokens, tokens.completion_tokens, tokens.cached_tokens)
             if route.priced
             else 0
         )
-        self._directory.spend(caller.user_id, cost)
-        self._recorder.record(
+        await self._recorder.record(
             {
+                "usage_key": exchange.usage_key,
                 "request_id": exchange.request_id,
                 "user_id": caller.user_id,
                 "api_key_id": caller.api_key_id,
@@ -290,11 +348,18 @@ class Forwarder:
         )
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _parse_request(body: bytes) -> dict[str, Any]:
     try:
-        request = json.loads(body)
-    except ValueError:
-        raise GatewayError(400, "Request body is not valid JSON.", "invalid_json") from None
+        request = json.loads(body, parse_constant=_reject_constant)
+    except RecursionError:
+        raise GatewayError(400, "Request body is nested too deeply.", "invalid_json") from None
+    except ValueError as exc:
+        detail = f" ({exc})" if "not valid JSON" in str(exc) else ""
+        raise GatewayError(400, f"Request body is not valid JSON{detail}.", "invalid_json") from None
     if not isinstance(request, dict):
         raise GatewayError(400, "Request body must be a JSON object.", "invalid_request")
     return request

@@ -35,14 +35,15 @@ class UpstreamClient:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
         connect = settings.connect_timeout
+        total = settings.total_timeout or None
         self._stream_timeout = aiohttp.ClientTimeout(
-            total=None,
+            total=total,
             connect=None,
             sock_connect=connect,
             sock_read=min(settings.idle_timeout, settings.first_byte_timeout),
         )
         self._unary_timeout = aiohttp.ClientTimeout(
-            total=None, connect=None, sock_connect=connect, sock_read=settings.first_byte_timeout
+            total=total, connect=None, sock_connect=connect, sock_read=settings.first_byte_timeout
         )
         self._probe_timeout = aiohttp.ClientTimeout(total=connect + 2.0, sock_connect=connect)
 

@@ -1,8 +1,9 @@
-"""Gateway settings: store location, server secret, timeouts, cache TTLs and routing policy."""
+"""Gateway settings: store location, server secret, timeouts, cache TTLs, money, quotas and routing policy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,6 +12,12 @@ class GatewaySettings:
 
     `key_ttl`/`route_ttl` are the soft TTLs after which a cached entry is refreshed in the background
     while still served; `hard_ttl` is the age past which an entry is never served (revocation bound).
+    Upstream timeouts: `connect_timeout` (TCP connect), `first_byte_timeout` (until a non-streamed reply
+    starts), `idle_timeout` (between stream chunks, the head included), `total_timeout` (the whole
+    exchange; also bounds how long a balance hold can outlive a dead Gateway).
+    `default_max_tokens` is the answer length reserved (and sent upstream) for a priced request without
+    a max_tokens. `max_concurrent_requests` is the per-user cap unless an admin set an override
+    (0 = no cap). `spool_dir` holds the usage spool (None: usage waits in memory only).
     """
 
     database_url: str
@@ -18,6 +25,7 @@ class GatewaySettings:
     connect_timeout: float = 3.0
     first_byte_timeout: float = 300.0
     idle_timeout: float = 60.0
+    total_timeout: float = 900.0
     key_ttl: float = 2.0
     route_ttl: float = 2.0
     balance_ttl: float = 2.0
@@ -27,3 +35,11 @@ class GatewaySettings:
     usage_flush_interval: float = 0.5
     usage_batch_size: int = 500
     max_body_bytes: int = 16 * 1024 * 1024
+    default_max_tokens: int = 512
+    max_concurrent_requests: int = 64
+    spool_dir: Path | None = None
+
+    @property
+    def hold_seconds(self) -> float:
+        """How long a balance hold counts: past any request's end, with a margin for the usage flush."""
+        return self.total_timeout + 60.0

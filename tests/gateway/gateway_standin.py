@@ -3,7 +3,8 @@
 The behaviour is chosen by the last message's content (or a completions prompt):
 `fault:die` (3 chunks then the connection dies), `fault:stall` (1 chunk then silence),
 `fault:stall-head` (no response head for a long time), `fault:bad-json` (200 with a broken body),
-`fault:500` (HTTP 500); anything else is a normal answer of `max_tokens` (default 5) tokens.
+`fault:500` (HTTP 500), `fault:slow` (a normal stream, 0.1 s between chunks);
+anything else is a normal answer of `max_tokens` (default 5) tokens.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import threading
 from typing import Any
 
 PROMPT_TOKENS = 7
-STALL_SECONDS = 3.0  # past the idle (1 s) and first-byte (2 s) timeouts the tests configure
+STALL_SECONDS = 3.0
+SLOW_CHUNK_SECONDS = 0.1  # past the idle (1 s) and first-byte (2 s) timeouts the tests configure
 
 
 class StandInUpstream:
@@ -51,7 +53,7 @@ class StandInUpstream:
             self.bodies.append(request)
         fault = _fault_of(request)
         if fault == "stall-head":
-            await asyncio.sleep(STALL_SECONDS)
+            await self._stall_unless_disconnected(receive)
         if fault == "500":
             await _send(send, 500, None, b"internal engine failure")
             return
@@ -91,6 +93,8 @@ class StandInUpstream:
                 raise ConnectionError("stand-in dies mid-stream")
             if fault == "stall" and index == 1:
                 await self._stall_unless_disconnected(receive)
+            if fault == "slow":
+                await asyncio.sleep(SLOW_CHUNK_SECONDS)
             chunk = {
                 "id": "chatcmpl-standin",
                 "object": "chat.completion.chunk",

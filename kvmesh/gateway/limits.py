@@ -1,0 +1,44 @@
+"""Per-user concurrent-request caps: one small interface, an in-process implementation.
+
+`ConcurrencyLimiter` is what the Gateway calls; `LocalConcurrencyLimiter` counts in this process only,
+so with N Gateway processes a user can have up to N x the cap in flight. A shared implementation (Redis
+INCR/DECR with a TTL, for issue 15) plugs in behind the same two methods.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ConcurrencyLimiter(Protocol):
+    async def acquire(self, user_id: str, limit: int) -> bool:
+        """Take one slot for `user_id` if fewer than `limit` are taken; False when the cap is reached."""
+        ...
+
+    async def release(self, user_id: str) -> None:
+        """Give back a slot taken by `acquire`."""
+        ...
+
+
+class LocalConcurrencyLimiter:
+    """Counts in-flight requests per user in this process (no I/O; the event loop serialises it)."""
+
+    def __init__(self) -> None:
+        self._in_flight: dict[str, int] = {}
+
+    async def acquire(self, user_id: str, limit: int) -> bool:
+        current = self._in_flight.get(user_id, 0)
+        if current >= limit:
+            return False
+        self._in_flight[user_id] = current + 1
+        return True
+
+    async def release(self, user_id: str) -> None:
+        current = self._in_flight.get(user_id, 0) - 1
+        if current > 0:
+            self._in_flight[user_id] = current
+        else:
+            self._in_flight.pop(user_id, None)
+
+    def in_flight(self, user_id: str) -> int:
+        return self._in_flight.get(user_id, 0)

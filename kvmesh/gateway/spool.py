@@ -1,0 +1,159 @@
+"""The usage spool: an append-only local file each usage record reaches (fsync'd) before its answer ends.
+
+Each Gateway process appends JSON lines to its own file `<dir>/usage-<pid>-<random>.jsonl` (0600 from
+creation, folder 0700) and holds an exclusive `flock` on it while it lives. Appends are group-committed:
+records that arrive while an fsync runs are written and synced together by the next one, so the cost is
+one fsync per small batch, not per record. On start a Gateway takes over every spool file whose lock it
+can get (its writer died) and hands the records to the store writer, which skips the ones already stored
+(`usage_key` is unique). Once everything spooled is in the store the file is truncated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import secrets
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SPOOL_GLOB = "usage-*.jsonl"
+DATETIME_FIELDS = ("created_at",)
+
+
+def encode_row(row: dict[str, Any]) -> bytes:
+    out = {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
+    return json.dumps(out, separators=(",", ":")).encode() + b"\n"
+
+
+def decode_row(line: bytes) -> dict[str, Any] | None:
+    """A spooled row, or None for a torn last line (the process died mid-write; that answer never ended)."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(row, dict) or not isinstance(row.get("usage_key"), str):
+        return None
+    for field in DATETIME_FIELDS:
+        if isinstance(row.get(field), str):
+            row[field] = datetime.fromisoformat(row[field])
+    return row
+
+
+def _open_private(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+
+
+class UsageSpool:
+    """One process's spool file. `append()` resolves once the row is on disk."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / f"usage-{os.getpid()}-{secrets.token_hex(4)}.jsonl"
+        self._fd = -1
+        self._queue: list[bytes] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._syncing = False
+        self._io_lock = threading.Lock()
+        self._taken: list[Path] = []
+        self._sync_task: asyncio.Future[None] | None = None
+
+    def open(self) -> list[dict[str, Any]]:
+        """Create this process's file and return the rows left in dead Gateways' files (now ours)."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._fd = _open_private(self.path)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        recovered: list[dict[str, Any]] = []
+        for other in sorted(self.directory.glob(SPOOL_GLOB)):
+            if other == self.path:
+                continue
+            rows = self._take_over(other)
+            if rows is not None:
+                recovered.extend(rows)
+        if recovered:
+            # Copy them into our own file first, so dying again before they are stored loses nothing.
+            os.write(self._fd, b"".join(encode_row(row) for row in recovered))
+            os.fsync(self._fd)
+        for other in self._taken:
+            with contextlib.suppress(FileNotFoundError):
+                other.unlink()
+        self._taken.clear()
+        return recovered
+
+    def _take_over(self, path: Path) -> list[dict[str, Any]] | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None  # a live Gateway owns it
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                data = handle.read()
+        finally:
+            os.close(fd)
+        rows = [row for line in data.splitlines() if line.strip() and (row := decode_row(line)) is not None]
+        self._taken.append(path)
+        log.info("usage spool: recovered %d records from %s", len(rows), path.name)
+        return rows
+
+    async def append(self, row: dict[str, Any]) -> None:
+        """Queue the row and wait until the fsync that covers it has finished."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(encode_row(row))
+        self._waiters.append(future)
+        if not self._syncing:
+            self._syncing = True
+            self._sync_task = asyncio.ensure_future(self._sync_loop())
+        await future
+
+    @property
+    def idle(self) -> bool:
+        return not self._syncing and not self._queue
+
+    def truncate(self) -> None:
+        """Empty the file; only call when every spooled row is in the store and no append is running."""
+        if self._fd >= 0 and self.idle:
+            with self._io_lock:
+                os.ftruncate(self._fd, 0)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    async def _sync_loop(self) -> None:
+        try:
+            while self._queue:
+                lines, self._queue = self._queue, []
+                waiters, self._waiters = self._waiters, []
+                try:
+                    await asyncio.to_thread(self._write, b"".join(lines))
+                except OSError as exc:
+                    log.error("usage spool write failed: %s", exc)
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    continue
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        finally:
+            self._syncing = False
+
+    def _write(self, data: bytes) -> None:
+        with self._io_lock:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
