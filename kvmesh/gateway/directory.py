@@ -1,4 +1,4 @@
-"""Key, route, model-list and balance lookups from the store, behind in-process refreshing caches."""
+"""Key, route, model-list and quota lookups from the store, behind in-process refreshing caches."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kvmesh.gateway.cache import RefreshingCache
@@ -16,10 +16,8 @@ from kvmesh.gateway.settings import GatewaySettings
 from kvmesh.store.models import (
     ApiKey,
     Deployment,
-    LedgerEntry,
     Replica,
     ServerlessModel,
-    UsageRecord,
     User,
     UserQuota,
 )
@@ -93,9 +91,6 @@ class Directory:
         self._model_lists: RefreshingCache[str, tuple[str, ...]] = RefreshingCache(
             in_thread(self._load_model_list), settings.route_ttl, hard
         )
-        self._balances: RefreshingCache[str, int] = RefreshingCache(
-            in_thread(self._load_balance), settings.balance_ttl, hard
-        )
         self._concurrency_caps: RefreshingCache[str, int | None] = RefreshingCache(
             in_thread(self._load_concurrency_cap), settings.key_ttl, hard
         )
@@ -113,17 +108,9 @@ class Directory:
         """Served names of the user's ready deployments, or the active serverless catalog when None."""
         return await self._model_lists.get(user_id or "")
 
-    async def balance(self, user_id: str) -> int:
-        return await self._balances.get(user_id)
-
     async def concurrency_cap(self, user_id: str) -> int | None:
         """The admin's per-user override of the concurrent-request cap, or None for the setting."""
         return await self._concurrency_caps.get(user_id)
-
-    def spend(self, user_id: str, cost_micros: int) -> None:
-        """Charge a not-yet-flushed cost against the cached balance so spending shows at once."""
-        if cost_micros:
-            self._balances.adjust(user_id, lambda balance: balance - cost_micros)
 
     def _load_key(self, key_hash: str) -> KeyRecord | None:
         with self._sessions() as session:
@@ -206,20 +193,6 @@ class Directory:
             return session.scalar(
                 select(UserQuota.max_concurrent_requests).where(UserQuota.user_id == user_id)
             )
-
-    def _load_balance(self, user_id: str) -> int:
-        with self._sessions() as session:
-            credits = session.scalar(
-                select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(
-                    LedgerEntry.user_id == user_id
-                )
-            )
-            spent = session.scalar(
-                select(func.coalesce(func.sum(UsageRecord.cost_micros), 0)).where(
-                    UsageRecord.user_id == user_id
-                )
-            )
-        return int(credits or 0) - int(spent or 0)
 
 
 def _ready_replicas(session: Session, deployment: Deployment) -> tuple[ReplicaTarget, ...]:

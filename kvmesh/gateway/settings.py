@@ -28,7 +28,6 @@ class GatewaySettings:
     total_timeout: float = 900.0
     key_ttl: float = 2.0
     route_ttl: float = 2.0
-    balance_ttl: float = 2.0
     hard_ttl: float = 4.0
     routing_policy: str = "least_outstanding"
     probe_interval: float = 2.0

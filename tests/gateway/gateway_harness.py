@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 
 from gateway_standin import StandInUpstream
@@ -115,6 +116,13 @@ class GatewayStore:
     def usage(self) -> list[UsageRecord]:
         with self.sessions() as session:
             return list(session.scalars(select(UsageRecord).order_by(UsageRecord.id)))
+
+    def wait_for_usage(self, count: int, timeout: float = 15.0) -> list[UsageRecord]:
+        """The usage rows once `count` are stored (the Gateway writes them in batches)."""
+        deadline = time.monotonic() + timeout
+        while self.usage_count() < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.usage()
 
     def usage_count(self) -> int:
         with self.sessions() as session:

@@ -37,7 +37,7 @@ async def test_stop_flushes_everything_pending(store: GatewayStore) -> None:
     recorder = UsageRecorder(store.sessions, flush_interval=3600, batch_size=100)
     recorder.start()
     for index in range(250):
-        recorder.record(_row(index))
+        await recorder.record(_row(index))
     await recorder.stop()
     assert store.usage_count() == 250 and recorder.pending == 0
 
@@ -45,7 +45,7 @@ async def test_stop_flushes_everything_pending(store: GatewayStore) -> None:
 async def test_failed_write_keeps_rows_for_the_next_flush(store: GatewayStore) -> None:
     broken = sessionmaker(create_engine("sqlite:///file:missing?mode=ro&uri=true"))
     recorder = UsageRecorder(broken, flush_interval=3600, batch_size=100)
-    recorder.record(_row(1))
+    await recorder.record(_row(1))
     await recorder.flush()
     assert recorder.pending == 1
     recorder._sessions = store.sessions
