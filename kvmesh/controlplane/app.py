@@ -25,6 +25,7 @@ OPTIONAL_ROUTERS = (
     "kvmesh.controlplane.routes_inventory",
     "kvmesh.controlplane.routes_keys",
     "kvmesh.controlplane.routes_billing",
+    "kvmesh.controlplane.routes_quotas",
 )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from kvmesh.controlplane.catalog import DEFAULT_CATALOG_MODEL, ENGINES
 from kvmesh.controlplane.errors import ApiError
+from kvmesh.controlplane.quotas import QuotaDefaults, check_deployment_quota
 from kvmesh.store.models import ApiKey, CatalogModel, Deployment, DeploymentEvent, utcnow
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, encrypt_secret
 from kvmesh.store.users import create_api_key
@@ -158,14 +159,24 @@ def _engine_config(request: DeploymentRequest, provider: str, secret: bytes) -> 
 
 
 def create_deployment(
-    session: Session, secret: bytes, user_id: str, request: DeploymentRequest, *, default_cloud_provider: str
+    session: Session,
+    secret: bytes,
+    user_id: str,
+    request: DeploymentRequest,
+    *,
+    default_cloud_provider: str,
+    quota: QuotaDefaults | None = None,
 ) -> Deployment:
-    """Insert a `pending` deployment plus its own gateway key (flushes; the caller commits)."""
+    """Insert a `pending` deployment plus its own gateway key (flushes; the caller commits).
+
+    With `quota`, a deployment past the user's deployment or replica cap is refused (403)."""
     problem = served_name_problem(request.served_name)
     if problem:
         raise ApiError(400, problem, "invalid_model_name")
     if not 1 <= request.replicas <= MAX_REPLICAS:
         raise ApiError(400, f"replicas must be between 1 and {MAX_REPLICAS}", "invalid_replicas")
+    if quota is not None:
+        check_deployment_quota(session, quota, user_id, new_deployments=1, new_replicas=request.replicas)
     cloud_provider = (request.cloud_provider or "").strip() or default_cloud_provider
     if not CLOUD_PROVIDER_PATTERN.fullmatch(cloud_provider):
         raise ApiError(

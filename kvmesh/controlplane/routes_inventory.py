@@ -81,6 +81,7 @@ def _create(
             user_id,
             request,
             default_cloud_provider=services.settings.gateway_cloud_provider,
+            quota=services.settings.quota_defaults,
         )
         session.commit()
     except IntegrityError:  # a concurrent create took the name between our check and the insert

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kvmesh.controlplane.quotas import QuotaDefaults
+
 DEFAULT_SIGNUP_CREDIT_MICROS = 10_000_000
 
 
@@ -48,6 +50,16 @@ class ControlPlaneSettings:
     engine_unhealthy_threshold: int = 3
     engine_start_timeout_s: float = 120.0
     vllm_start_timeout_s: float = 900.0
+    max_deployments_per_user: int = 10
+    max_replicas_per_user: int = 16
+    max_concurrent_requests_per_user: int = 64
+
+    @property
+    def quota_defaults(self) -> QuotaDefaults:
+        """Per-user caps unless an admin set an override (`PUT /v1/admin/users/{id}/quotas`)."""
+        return QuotaDefaults(
+            self.max_deployments_per_user, self.max_replicas_per_user, self.max_concurrent_requests_per_user
+        )
 
     @property
     def base_url(self) -> str:
