@@ -23,26 +23,36 @@ async def _disconnected(receive: Receive) -> None:
 
 
 async def unless_client_leaves(step: Awaitable[T], receive: Receive) -> T:
-    """Await `step`, cancelling it (so its upstream request is closed) if the client disconnects first.
+    """Await `step` in this task, cancelling it (so its upstream request is closed) if the client
+    disconnects first.
 
-    Only for the time before the response starts, when nothing else reads `receive`; uvicorn keeps
-    answering `http.disconnect` once a client is gone, so later watchers still see it.
+    `step` runs in the calling task, not a new one, so what it returns (an upstream response whose bytes
+    are arriving) is used without an extra scheduling delay. Only for the time before the response
+    starts, when nothing else reads `receive`; uvicorn keeps answering `http.disconnect` once a client is
+    gone, so later watchers still see it.
     """
-    task = asyncio.ensure_future(step)
-    watcher = asyncio.ensure_future(_disconnected(receive))
+    current = asyncio.current_task()
+    assert current is not None
+    state = {"finished": False, "gone": False}
+
+    async def watch() -> None:
+        await _disconnected(receive)
+        if not state["finished"]:
+            state["gone"] = True
+            current.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:
-        task.cancel()
+        result = await step
+    except asyncio.CancelledError:
+        if state["gone"]:
+            current.uncancel()
+            raise ClientGone from None
         raise
     finally:
+        state["finished"] = True
         watcher.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    raise ClientGone
+    return result
 
 
 class HeldFinalMessage:

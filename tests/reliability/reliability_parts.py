@@ -227,14 +227,15 @@ class SeededStore:
         with self.sessions() as session:
             return int(session.scalar(select(func.count()).select_from(BalanceReservation)) or 0)
 
-    def wait_for_usage(self, at_least: int, timeout: float = 30.0) -> list[UsageRecord]:
+    def wait_for_usage(self, request_ids: set[str], timeout: float = 30.0) -> list[UsageRecord]:
+        """All usage rows once every one of `request_ids` has one (or `timeout` passed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 rows = self.usage()
             except Exception:  # the store may still be restarting
                 rows = []
-            if len(rows) >= at_least:
+            if request_ids <= {row.request_id for row in rows}:
                 return rows
             time.sleep(0.2)
         return self.usage()

@@ -162,7 +162,7 @@ class LedgerCheck:
 
 def check_ledger(store: SeededStore, traffic: Traffic, accounts: list[Account]) -> LedgerCheck:
     answered = traffic.answered()
-    records = store.wait_for_usage(len(answered))
+    records = store.wait_for_usage({outcome.request_id for outcome in answered})
     by_request = Counter(record.request_id for record in records)
     sent = {outcome.request_id for outcome in traffic.outcomes}
     spent: Counter[str] = Counter()
