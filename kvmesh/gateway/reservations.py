@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CursorResult, and_, delete, func, insert, literal, select
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from kvmesh.gateway.directory import Route
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 # Chat templates add a few special tokens around each message and before the answer.
 TOKENS_PER_MESSAGE = 8
 TOKENS_PER_REQUEST = 16
+STORE_RETRY_PAUSE = 0.2
 
 
 def prompt_token_bound(request: dict[str, Any]) -> int:
@@ -76,13 +79,28 @@ def maximum_cost_micros(route: Route, prompt_tokens: int, answer_tokens: int) ->
 class BalanceReservations:
     """Reserve and release holds in the store; every call runs its transaction in a worker thread."""
 
-    def __init__(self, session_factory: Callable[[], Session], hold_seconds: float) -> None:
+    def __init__(
+        self, session_factory: Callable[[], Session], hold_seconds: float, store_wait_seconds: float = 3.0
+    ) -> None:
         self._sessions = session_factory
         self._hold = timedelta(seconds=hold_seconds)
+        self._store_wait = store_wait_seconds
 
     async def reserve(self, usage_key: str, user_id: str, amount_micros: int) -> bool:
-        """Hold `amount_micros` for this request; False when the user's available balance is short."""
-        return await asyncio.to_thread(self._reserve, usage_key, user_id, amount_micros)
+        """Hold `amount_micros` for this request; False when the user's available balance is short.
+
+        A store that cannot be reached (a PostgreSQL restart) is retried for `store_wait_seconds` before
+        the error goes up (and the client gets 503): a short outage only slows requests down."""
+        deadline = time.monotonic() + self._store_wait
+        while True:
+            try:
+                return await asyncio.to_thread(self._reserve, usage_key, user_id, amount_micros)
+            except IntegrityError:
+                return True  # an earlier attempt committed, only its answer was lost
+            except (OperationalError, InterfaceError):
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(STORE_RETRY_PAUSE)
 
     async def release(self, usage_key: str) -> None:
         """Drop a hold whose request will write no usage record (it failed before metering)."""

@@ -60,25 +60,31 @@ class Traffic:
         return [outcome for outcome in self.outcomes if outcome.complete]
 
 
-def request_body(surface: str, streamed: bool, index: int) -> dict[str, object]:
+def request_body(surface: str, streamed: bool, index: int, max_tokens: int = 12) -> dict[str, object]:
     return {
         "model": SERVED if surface == "on-demand" else SERVERLESS,
         "messages": [{"role": "user", "content": f"Name a colour. ({index})"}],
-        "max_tokens": 12,
+        "max_tokens": max_tokens,
         "temperature": 0,
         "stream": streamed,
     }
 
 
 async def one_request(
-    client: httpx.AsyncClient, base_url: str, account: Account, surface: str, streamed: bool, index: int
+    client: httpx.AsyncClient,
+    base_url: str,
+    account: Account,
+    surface: str,
+    streamed: bool,
+    index: int,
+    max_tokens: int = 12,
 ) -> Outcome:
     outcome = Outcome(uuid.uuid4().hex, surface, streamed)
     headers = {"Authorization": f"Bearer {account.key}", "X-Request-Id": outcome.request_id}
     if surface == "on-demand":
         headers["X-User-Id"] = account.user_id
     url = base_url + "/v1/chat/completions"
-    body = request_body(surface, streamed, index)
+    body = request_body(surface, streamed, index, max_tokens)
     try:
         async with client.stream("POST", url, json=body, headers=headers) as response:
             outcome.status = response.status_code
@@ -112,6 +118,7 @@ async def drive(
     requests: int | None = None,
     concurrency: int,
     on_tick: Callable[[int], None] | None = None,
+    max_tokens: int = 12,
 ) -> Traffic:
     """Send mixed traffic (both surfaces, streamed and not, every user) until `seconds` pass or
     `requests` were sent; `on_tick(n)` runs after each finished request (fault injection hooks)."""
@@ -128,7 +135,8 @@ async def drive(
                 return
             account = accounts[index % len(accounts)]
             surface = ("on-demand", "serverless")[(index // len(accounts)) % 2]
-            outcome = await one_request(client, base_url, account, surface, index % 3 != 0, index)
+            streamed = index % 3 != 0
+            outcome = await one_request(client, base_url, account, surface, streamed, index, max_tokens)
             traffic.outcomes.append(outcome)
             if on_tick is not None:
                 on_tick(len(traffic.outcomes))

@@ -33,8 +33,16 @@ def test_replica_sigkilled_mid_stream_cuts_only_its_streams_and_loses_no_usage(
         if finished == kill_at:
             doomed.kill()
 
+    # Longer answers, so the kill lands while streams on the doomed replica are being generated.
     traffic = asyncio.run(
-        drive(gateway.base_url, accounts, requests=profile.fault_requests, concurrency=4, on_tick=on_tick)
+        drive(
+            gateway.base_url,
+            accounts,
+            requests=profile.fault_requests,
+            concurrency=4,
+            on_tick=on_tick,
+            max_tokens=48,
+        )
     )
     doomed.kill()
     after = asyncio.run(drive(gateway.base_url, accounts, requests=4, concurrency=2))
@@ -146,7 +154,9 @@ def test_replica_that_accepts_and_never_answers_is_ejected_and_loses_nothing(
     silent = SilentReplica()
     try:
         accounts = sqlite_store.seed([silent.url, replica.url], users=2, credits=50_000_000)
-        gateway = gateways(sqlite_store, "--upstream-first-byte-timeout", "2", "--upstream-idle-timeout", "2")
+        gateway = gateways(
+            sqlite_store, "--upstream-first-byte-timeout", "15", "--upstream-idle-timeout", "15"
+        )
         traffic = asyncio.run(
             drive(gateway.base_url, accounts, requests=profile.fault_requests, concurrency=2)
         )
