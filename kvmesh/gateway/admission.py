@@ -69,7 +69,9 @@ class Admission:
             answer_tokens = answer_token_limit(request)
             if answer_tokens is None:
                 answer_tokens = self._default_max_tokens
-                request["max_tokens"] = answer_tokens  # the hold must be a true maximum
+                # The hold must be a true maximum; the Responses API names the field differently.
+                responses_api = "input" in request and "messages" not in request
+                request["max_output_tokens" if responses_api else "max_tokens"] = answer_tokens
                 admitted.body = json.dumps(request).encode()
             amount = maximum_cost_micros(route, prompt_token_bound(request), answer_tokens)
             if amount > 0 and not await self._reservations.reserve(usage_key, user_id, amount):
