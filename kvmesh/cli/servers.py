@@ -145,6 +145,20 @@ def controlplane() -> None:
     show_envvar=True,
     help="Context tokens per llama.cpp replica, shared by its slots (default: min(model, 2048) x slots).",
 )
+@click.option(
+    "--max-deployments-per-user",
+    type=click.IntRange(0, 1_000_000),
+    default=10,
+    show_default=True,
+    help="Live deployments a user may have unless an admin set an override.",
+)
+@click.option(
+    "--max-replicas-per-user",
+    type=click.IntRange(0, 1_000_000),
+    default=16,
+    show_default=True,
+    help="Replicas a user's live deployments may ask for in all unless an admin set an override.",
+)
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def serve(
     host: str,
@@ -159,6 +173,8 @@ def serve(
     llama_threads: int | None,
     llama_parallel: int,
     llama_ctx_size: int | None,
+    max_deployments_per_user: int,
+    max_replicas_per_user: int,
     log_level: str,
 ) -> None:
     """Run the Control Plane HTTP server (migrates the database first).
@@ -190,6 +206,8 @@ def serve(
         llama_threads=llama_threads,
         llama_parallel=llama_parallel,
         llama_ctx_size=llama_ctx_size,
+        max_deployments_per_user=max_deployments_per_user,
+        max_replicas_per_user=max_replicas_per_user,
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 

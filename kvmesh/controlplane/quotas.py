@@ -1,8 +1,8 @@
 """Per-user quotas on deployments and replicas: server settings, an admin's per-user override, the check.
 
 A user may have at most `max_deployments` live deployments and `max_replicas` replicas across them
-(replicas asked for, not only running). The Gateway enforces the third quota, concurrent requests,
-from the same `user_quotas` row (`kvmesh.gateway.admission`).
+(replicas asked for, not only running). The Gateway enforces the third quota, concurrent requests:
+an override in the same `user_quotas` row, else the Gateway's own `--max-concurrent-requests`.
 """
 
 from __future__ import annotations
@@ -22,25 +22,25 @@ LIVE_EXCLUDED = ("stopping", "stopped")
 class QuotaDefaults:
     max_deployments: int
     max_replicas: int
-    max_concurrent_requests: int
 
 
 @dataclass(frozen=True)
 class Quota:
-    """A user's effective caps; `overridden` names the fields an admin set for this user."""
+    """A user's effective caps; `overridden` names the fields an admin set for this user.
+    `max_concurrent_requests` is None unless overridden (each Gateway's setting applies then)."""
 
     max_deployments: int
     max_replicas: int
-    max_concurrent_requests: int
+    max_concurrent_requests: int | None
     overridden: tuple[str, ...]
 
 
 def effective_quota(session: Session, defaults: QuotaDefaults, user_id: str) -> Quota:
     row = session.get(UserQuota, user_id)
-    values = {
+    values: dict[str, int | None] = {
         "max_deployments": defaults.max_deployments,
         "max_replicas": defaults.max_replicas,
-        "max_concurrent_requests": defaults.max_concurrent_requests,
+        "max_concurrent_requests": None,
     }
     overridden: list[str] = []
     if row is not None:
@@ -49,7 +49,12 @@ def effective_quota(session: Session, defaults: QuotaDefaults, user_id: str) -> 
             if value is not None:
                 values[name] = value
                 overridden.append(name)
-    return Quota(**values, overridden=tuple(overridden))
+    return Quota(
+        max_deployments=values["max_deployments"] or 0,
+        max_replicas=values["max_replicas"] or 0,
+        max_concurrent_requests=values["max_concurrent_requests"],
+        overridden=tuple(overridden),
+    )
 
 
 def live_usage(session: Session, user_id: str) -> tuple[int, int]:

@@ -32,7 +32,9 @@ class QuotaView(BaseModel):
     userId: str
     maxDeployments: int
     maxReplicas: int
-    maxConcurrentRequests: int
+    maxConcurrentRequests: int | None = Field(
+        description="null unless overridden: each Gateway's --max-concurrent-requests applies"
+    )
     overridden: list[str]
     deploymentsInUse: int
     replicasInUse: int

@@ -52,14 +52,11 @@ class ControlPlaneSettings:
     vllm_start_timeout_s: float = 900.0
     max_deployments_per_user: int = 10
     max_replicas_per_user: int = 16
-    max_concurrent_requests_per_user: int = 64
 
     @property
     def quota_defaults(self) -> QuotaDefaults:
         """Per-user caps unless an admin set an override (`PUT /v1/admin/users/{id}/quotas`)."""
-        return QuotaDefaults(
-            self.max_deployments_per_user, self.max_replicas_per_user, self.max_concurrent_requests_per_user
-        )
+        return QuotaDefaults(self.max_deployments_per_user, self.max_replicas_per_user)
 
     @property
     def base_url(self) -> str:

@@ -40,6 +40,7 @@ def test_admin_override_raises_one_users_cap_and_null_clears_it(control_plane: A
     carol = sign_up(live, "carol@example.com")
     deploy(carol, "first")
     url = f"/v1/admin/users/{carol.user_id}/quotas"
+    assert admin.client.get(url).json()["maxConcurrentRequests"] is None  # each Gateway's setting
     raised = admin.client.put(url, json={"maxDeployments": 2, "maxConcurrentRequests": 3})
     assert raised.status_code == 200, raised.text
     view = raised.json()

@@ -154,3 +154,13 @@ def test_maximum_cost_counts_every_prompt_token_uncached(scenario: Scenario) -> 
     route = asyncio.run(scenario.gateway.app.directory.serverless_route(SERVERLESS_MODEL))
     assert route is not None
     assert maximum_cost_micros(route, 10, 3) == 10 * 1 + 3 * 2
+
+
+def test_priced_responses_request_without_a_limit_gets_max_output_tokens(
+    scenario: Scenario, start_gateway: Callable[..., LiveGateway]
+) -> None:
+    gateway = start_gateway(default_max_tokens=33)
+    body = {"model": SERVERLESS_MODEL, "input": "hi"}
+    httpx.post(gateway.base_url + "/v1/responses", json=body, headers=scenario.serverless_headers())
+    sent = scenario.upstream.bodies[-1]
+    assert sent["max_output_tokens"] == 33 and "max_tokens" not in sent
