@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from gateway_harness import SERVERLESS_MODEL, GatewayStore, LiveGateway, Scenario
+from gateway_process import GatewayProcess
 from sqlalchemy import func, select
 
 from kvmesh.gateway.reservations import maximum_cost_micros, prompt_token_bound
@@ -164,3 +166,20 @@ def test_priced_responses_request_without_a_limit_gets_max_output_tokens(
     httpx.post(gateway.base_url + "/v1/responses", json=body, headers=scenario.serverless_headers())
     sent = scenario.upstream.bodies[-1]
     assert sent["max_output_tokens"] == 33 and "max_tokens" not in sent
+
+
+async def test_two_gateway_processes_on_one_store_cannot_overspend_together(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    first = GatewayProcess(scenario.store.url, tmp_path / "one", scenario.store.secret)
+    second = GatewayProcess(scenario.store.url, tmp_path / "two", scenario.store.secret)
+    await asyncio.gather(asyncio.to_thread(first.start), asyncio.to_thread(second.start))
+    try:
+        user = _poor_user(scenario)
+        responses = await _burst([first.base_url, second.base_url], user.key, 10)
+        assert sorted(response.status_code for response in responses) == [200] + [402] * 9
+        await asyncio.to_thread(scenario.store.wait_for_usage, 1)
+        assert _balance(scenario.store, user.user_id) >= 0
+        assert _holds(scenario.store) == 0
+    finally:
+        await asyncio.gather(asyncio.to_thread(first.stop), asyncio.to_thread(second.stop))
