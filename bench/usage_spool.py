@@ -1,9 +1,9 @@
 """What making usage durable costs: the time `UsageRecorder.record()` holds an answer back, spool on vs off.
 
-With the spool, each record is appended and fsync'd (group commit) before the answer's last message goes
-out; without it, `record()` is a list append. Runs both side by side (interleaved rounds) at several
-concurrencies on this machine's disk and prints the median and p99 wait per record, the records per
-fsync, and the ratio spool/no-spool.
+With the spool, each record is written to the spool file before the answer's last message goes out and
+fsync'd in background batches; without it, `record()` is a list append. Runs both side by side
+(interleaved rounds) at several concurrencies on this machine's disk and prints the median and p99 wait
+per record, the records per fsync, and the ratio spool/no-spool.
 
     .venv/bin/python bench/usage_spool.py [ROUNDS]    # ROUNDS defaults to 5
 """
@@ -11,6 +11,7 @@ fsync, and the ratio spool/no-spool.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -68,18 +69,22 @@ async def _run(spool_dir: Path | None, concurrency: int) -> tuple[list[float], i
             await recorder.record(_row(offset + index))
             waits.append(time.perf_counter() - started)
 
-    if spool is not None:
-        original = spool._write
+    real_fsync = os.fsync
 
-        def counting_write(data: bytes) -> None:
-            nonlocal syncs
-            syncs += 1
-            original(data)
+    def counting_fsync(fd: int) -> None:
+        nonlocal syncs
+        syncs += 1
+        real_fsync(fd)
 
-        spool._write = counting_write  # type: ignore[method-assign]
-    await asyncio.gather(*(task(n * RECORDS_PER_TASK) for n in range(concurrency)))
-    if spool is not None:
-        spool.close()
+    os.fsync = counting_fsync
+    try:
+        await asyncio.gather(*(task(n * RECORDS_PER_TASK) for n in range(concurrency)))
+        if spool is not None:
+            while not spool.idle:  # the last batch's fsync
+                await asyncio.sleep(0.001)
+            spool.close()
+    finally:
+        os.fsync = real_fsync
     return waits, syncs
 
 

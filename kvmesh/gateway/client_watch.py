@@ -57,8 +57,8 @@ async def unless_client_leaves(step: Awaitable[T], receive: Receive) -> T:
 
 class HeldFinalMessage:
     """A `send` that passes every message through except the one ending the response, held until
-    `release()`: the Gateway releases it once the request's usage record is durable, so an answer the
-    client saw complete is never an answer whose usage a crash can lose."""
+    `release()`: the Gateway releases it once the request's usage record is in the spool file, so an
+    answer the client saw complete is never an answer whose usage a killed Gateway can lose."""
 
     def __init__(self, send: Send) -> None:
         self._send = send

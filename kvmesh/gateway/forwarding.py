@@ -119,7 +119,7 @@ class Forwarder:
             request_id, endpoint, caller, route, stream, started, usage_key=usage_key, request=request
         )
         self._metrics.in_flight.inc()
-        final = HeldFinalMessage(send)  # the answer ends only once its usage record is durable
+        final = HeldFinalMessage(send)  # the answer ends only once its usage record is spooled
         try:
             await self._forward(exchange, body, final.send, receive, strip_usage)
         finally:

@@ -1,4 +1,4 @@
-"""Usage metering: each record is spooled (fsync'd) before its answer ends, then stored in batches."""
+"""Usage metering: each record is spooled before its answer ends, then stored in batches."""
 
 from __future__ import annotations
 
@@ -106,13 +106,13 @@ class UsageRecorder:
         self.recovered = 0
 
     async def record(self, row: dict[str, Any]) -> None:
-        """Queue the row for the store; with a spool, returns once it is durable on local disk."""
+        """Queue the row for the store; with a spool, it is in the spool file when this returns."""
         self._pending.append(row)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
         if self._spool is not None:
             try:
-                await self._spool.append(row)
+                self._spool.append(row)
             except OSError:
                 log.error("usage record %s is in memory only: spool write failed", row.get("usage_key"))
 

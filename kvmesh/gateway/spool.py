@@ -1,11 +1,13 @@
-"""The usage spool: an append-only local file each usage record reaches (fsync'd) before its answer ends.
+"""The usage spool: an append-only local file each usage record is written to before its answer ends.
 
 Each Gateway process appends JSON lines to its own file `<dir>/usage-<pid>-<random>.jsonl` (0600 from
-creation, folder 0700) and holds an exclusive `flock` on it while it lives. Appends are group-committed:
-records that arrive while an fsync runs are written and synced together by the next one, so the cost is
-one fsync per small batch, not per record. On start a Gateway takes over every spool file whose lock it
-can get (its writer died) and hands the records to the store writer, which skips the ones already stored
-(`usage_key` is unique). Once everything spooled is in the store the file is truncated.
+creation, folder 0700) and holds an exclusive `flock` on it while it lives. `append()` writes the line
+at once (a small `write` into the page cache, which a killed process cannot lose) and a background task
+fsyncs in batches — every record written while one fsync runs is covered by the next — so a machine
+crash can lose at most the last few milliseconds, and the answer never waits for the disk. On start a
+Gateway takes over every spool file whose lock it can get (its writer died) and hands the records to the
+store writer, which skips the ones already stored (`usage_key` is unique). Once everything spooled is in
+the store the file is truncated.
 """
 
 from __future__ import annotations
@@ -58,8 +60,7 @@ class UsageSpool:
         self.directory = directory
         self.path = directory / f"usage-{os.getpid()}-{secrets.token_hex(4)}.jsonl"
         self._fd = -1
-        self._queue: list[bytes] = []
-        self._waiters: list[asyncio.Future[None]] = []
+        self._dirty = False
         self._syncing = False
         self._io_lock = threading.Lock()
         self._taken: list[Path] = []
@@ -106,19 +107,17 @@ class UsageSpool:
         log.info("usage spool: recovered %d records from %s", len(rows), path.name)
         return rows
 
-    async def append(self, row: dict[str, Any]) -> None:
-        """Queue the row and wait until the fsync that covers it has finished."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(encode_row(row))
-        self._waiters.append(future)
+    def append(self, row: dict[str, Any]) -> None:
+        """Write the row to the file now; an fsync covering it follows in the background."""
+        self._write(encode_row(row))
+        self._dirty = True
         if not self._syncing:
             self._syncing = True
             self._sync_task = asyncio.ensure_future(self._sync_loop())
-        await future
 
     @property
     def idle(self) -> bool:
-        return not self._syncing and not self._queue
+        return not self._syncing and not self._dirty
 
     def truncate(self) -> None:
         """Empty the file; only call when every spooled row is in the store and no append is running."""
@@ -133,20 +132,12 @@ class UsageSpool:
 
     async def _sync_loop(self) -> None:
         try:
-            while self._queue:
-                lines, self._queue = self._queue, []
-                waiters, self._waiters = self._waiters, []
+            while self._dirty:
+                self._dirty = False
                 try:
-                    await asyncio.to_thread(self._write, b"".join(lines))
+                    await asyncio.to_thread(os.fsync, self._fd)
                 except OSError as exc:
-                    log.error("usage spool write failed: %s", exc)
-                    for waiter in waiters:
-                        if not waiter.done():
-                            waiter.set_exception(exc)
-                    continue
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(None)
+                    log.error("usage spool fsync failed: %s", exc)
         finally:
             self._syncing = False
 
@@ -156,4 +147,3 @@ class UsageSpool:
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
-            os.fsync(self._fd)

@@ -1,5 +1,6 @@
-"""Usage is durable once an answer is sent: each record is fsync'd to a private spool file before the
-answer ends, and a Gateway replays dead Gateways' spools into the store on start, exactly once."""
+"""Usage is durable once an answer is sent: each record is written to a private spool file (fsync'd in
+background batches) before the answer ends, and a Gateway replays dead Gateways' spools into the store
+on start, exactly once."""
 
 from __future__ import annotations
 
