@@ -63,12 +63,13 @@ def ensure_venv(name: str) -> Path:
     return venv
 
 
-def start_kvmesh(upstream: str, workdir: Path) -> Target:
+def start_kvmesh(upstream: str, workdir: Path, source: Path | None = None, name: str = "kvmesh") -> Target:
+    """kvmesh's Gateway; with `source`, the Gateway of another checkout (PYTHONPATH) on the same venv."""
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
     from kvmesh.store.models import ApiKey, Base, Deployment, Replica, User
     from kvmesh.store.secrets import hash_api_key, load_server_secret, new_api_key
 
-    data_dir = workdir / "kvmesh"
+    data_dir = workdir / name
     data_dir.mkdir()
     url = f"sqlite:///{data_dir / 'kvmesh.db'}"
     engine = create_engine_for_url(url)
@@ -94,18 +95,21 @@ def start_kvmesh(upstream: str, workdir: Path) -> Target:
         f"serve('127.0.0.1', {port}, {url!r}, 1, Path({str(data_dir)!r}))"
     )
     env = {**os.environ, "KVMESH_SECRET_KEY": ""}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     profile = os.environ.get("BENCH_GATEWAY_PROFILE")  # write cProfile stats of the Gateway process here
     if profile:
         code = (
             "import cProfile, signal, sys\n"
             "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # uvicorn re-raises it after shutdown\n"
-            f"p = cProfile.Profile()\np.enable()\ntry:\n    {code}\nfinally:\n    p.disable()\n"
+            "import time\np = cProfile.Profile(time.process_time)  # CPU time: the machine may be busy\n"
+            f"p.enable()\ntry:\n    {code}\nfinally:\n    p.disable()\n"
             f"    p.dump_stats({profile!r})\n"
         )
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     wait_http(f"http://127.0.0.1:{port}/health", proc)
     headers = {"Authorization": f"Bearer {key}", "X-User-Id": user_id}
-    return Target("kvmesh", f"http://127.0.0.1:{port}/v1", proc, headers, database_url=url)
+    return Target(name, f"http://127.0.0.1:{port}/v1", proc, headers, database_url=url)
 
 
 def start_litellm(upstream: str, workdir: Path) -> Target:

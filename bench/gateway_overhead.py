@@ -1,6 +1,6 @@
 """Gateway overhead: direct vs kvmesh vs LiteLLM proxy vs vllm-router, same stand-in upstream, one run.
 
-    .venv/bin/python bench/gateway_overhead.py [--quick] [--skip litellm,vllm-router]
+    .venv/bin/python bench/gateway_overhead.py [--quick] [--skip litellm,vllm-router] [--baseline DIR]
 
 Starts a fast stand-in OpenAI upstream (raw asyncio on uvloop, 19 content chunks per stream, no delay
 or 20 ms per token), then each target in its own process, and drives it from this process at
@@ -19,7 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -170,6 +172,12 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="comma-separated targets to skip (litellm, vllm-router)")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="cap on one run's duration")
     parser.add_argument("--profiles", default="0,20", help="upstream ms per token to run, comma-separated")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another kvmesh checkout (e.g. a worktree of an older commit) measured as `kvmesh-baseline`",
+    )
     args = parser.parse_args()
     skip = {name.strip() for name in args.skip.split(",") if name.strip()}
     scale = 0.25 if args.quick else 1.0
@@ -178,10 +186,12 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}"
     )
     for per_token_ms in (float(ms) for ms in args.profiles.split(",")):
-        asyncio.run(run_profile(per_token_ms, skip, scale, args.max_seconds))
+        asyncio.run(run_profile(per_token_ms, skip, scale, args.max_seconds, args.baseline))
 
 
-async def run_profile(per_token_ms: float, skip: set[str], scale: float, max_seconds: float) -> None:
+async def run_profile(
+    per_token_ms: float, skip: set[str], scale: float, max_seconds: float, baseline: Path | None
+) -> None:
     up_port = free_port()
     upstream = subprocess.Popen([sys.executable, UPSTREAM_SCRIPT, str(up_port), str(per_token_ms)])
     upstream_base = f"http://127.0.0.1:{up_port}/v1"
@@ -189,7 +199,10 @@ async def run_profile(per_token_ms: float, skip: set[str], scale: float, max_sec
     targets = [Target("direct", upstream_base, None, {})]
     with tempfile.TemporaryDirectory(prefix="kvmesh-bench-") as tmp:
         workdir = Path(tmp)
-        starters = {"kvmesh": start_kvmesh, "litellm": start_litellm, "vllm-router": start_vllm_router}
+        starters: dict[str, Callable[[str, Path], Target]] = {"kvmesh": start_kvmesh}
+        if baseline is not None:
+            starters["kvmesh-baseline"] = partial(start_kvmesh, source=baseline, name="kvmesh-baseline")
+        starters.update({"litellm": start_litellm, "vllm-router": start_vllm_router})
         for name, start in starters.items():
             if name in skip:
                 continue
@@ -262,7 +275,7 @@ def usage_check(target: Target) -> str:
         ).one()
     engine.dispose()
     return (
-        f"\nkvmesh usage_records after shutdown: {rows} rows for {target.sent_ok} answered requests "
+        f"\n{target.name} usage_records after shutdown: {rows} rows for {target.sent_ok} answered requests "
         f"({streamed} streamed rows for {target.sent_ok_streamed} streamed requests); completion tokens "
         f"{completion} = {CHUNKS} x {target.sent_ok} -> {completion == CHUNKS * target.sent_ok}"
     )

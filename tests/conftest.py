@@ -95,17 +95,21 @@ class LiveServer:
 
 
 @pytest.fixture
-def serve_app() -> Iterator[Callable[[Callable[[int], Any]], LiveServer]]:
+def serve_app() -> Iterator[Callable[..., LiveServer]]:
     """Start `make_app(port)` under uvicorn in a thread on a free loopback port; stopped at teardown."""
     import uvicorn
 
-    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+    running: list[tuple[Any, threading.Thread]] = []
 
-    def start(make_app: Callable[[int], Any]) -> LiveServer:
+    def start(make_app: Callable[[int], Any], server_class: Callable[[Any], Any] | None = None) -> LiveServer:
         sock = free_port_socket()
         port = sock.getsockname()[1]
         app = make_app(port)
-        server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+        server = (
+            server_class(app)
+            if server_class is not None
+            else uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+        )
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         deadline = time.monotonic() + 30

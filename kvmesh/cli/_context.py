@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import click
 
 from kvmesh.cli._errors import CliError
-from kvmesh.client._config import ConfigError, GlobalOptions, Settings, resolve_settings
+from kvmesh.client import ConfigError, GlobalOptions, Settings, resolve_settings
 
 OUTPUT_FORMATS = ("text", "json", "yaml", "raw", "table")
 

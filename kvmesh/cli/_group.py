@@ -103,7 +103,7 @@ def cli(
     from pathlib import Path
 
     from kvmesh.cli._context import CliContext
-    from kvmesh.client._config import GlobalOptions
+    from kvmesh.client import GlobalOptions
 
     options = GlobalOptions(
         config_path=Path(config_path) if config_path else None,

@@ -28,7 +28,7 @@ def print_stream(
 
 
 def _copy_stream(out: Any, stream: Any, texts: Callable[[Any], str]) -> None:
-    from kvmesh.client._sse import iter_events
+    from kvmesh.client import iter_events
 
     wrote = False
     try:

@@ -12,8 +12,7 @@ from kvmesh.cli._errors import CliError, usage_error
 from kvmesh.cli._remote import check_timeout, cli_errors, controlplane_for, transport_for
 
 if TYPE_CHECKING:
-    from kvmesh.client._controlplane import ControlPlaneClient
-    from kvmesh.client._gateway import GatewayClient
+    from kvmesh.client import ControlPlaneClient, GatewayClient, Settings
 
 ON_DEMAND = "on-demand"
 SERVERLESS = "serverless"
@@ -65,7 +64,7 @@ class Target:
     timeout: float
 
     def client(self, cli: CliContext) -> GatewayClient:
-        from kvmesh.client._gateway import GatewayClient
+        from kvmesh.client import GatewayClient
 
         return GatewayClient(
             self.base,
@@ -78,14 +77,14 @@ class Target:
 
 
 def has_token(cli: CliContext) -> bool:
-    from kvmesh.cli._readiness import inspect_token
+    from kvmesh.cli.readiness.local import inspect_token
 
     return inspect_token(cli.settings.auth_json_path).ready
 
 
 def derive_user_id(client: ControlPlaneClient) -> str:
     """X-User-Id from the CP profile (`user.id`, else `user.user.id`), canonical UUID."""
-    from kvmesh.cli._readiness import normalise_user_id
+    from kvmesh.cli.readiness.local import normalise_user_id
 
     prefix = "Failed to derive gateway user id from the control plane profile."
     with cli_errors(prefix):
@@ -104,8 +103,7 @@ def derive_user_id(client: ControlPlaneClient) -> str:
 
 def resolve_latest(cli: CliContext, timeout: float) -> str:
     """The served name of the newest UP model in the CP inventory (no provider/key requirement)."""
-    from kvmesh.client._controlplane import MalformedResponseError
-    from kvmesh.client._inventory import InventoryError, pick_served_model, served_name
+    from kvmesh.client import InventoryError, MalformedResponseError, pick_served_model, served_name
 
     if not has_token(cli):
         from kvmesh.cli._remote import no_token_usage_error
@@ -129,6 +127,24 @@ def _clean(value: str | None) -> str:
     return (value or "").strip()
 
 
+@dataclass(frozen=True)
+class TargetValues:
+    """Base URL, API key and model after the precedence (flag, then config), before any validation."""
+
+    base: str
+    api_key: str
+    model: str  # "" when neither the flag nor (On-Demand only) gateway_model_id gives one
+
+
+def target_values(flags: TargetFlags, settings: Settings) -> TargetValues:
+    """Flags before config: the key comes from gateway_api_key on both surfaces; the base from the
+    surface's configured base; the model from gateway_model_id for On-Demand only."""
+    on_demand = flags.surface.lower() == ON_DEMAND
+    base = _clean(flags.base_url) or (settings.gateway_base if on_demand else settings.serverless_base)
+    model = _clean(flags.model) or (_clean(settings.gateway_model_id) if on_demand else "")
+    return TargetValues(base.rstrip("/"), _clean(flags.api_key) or _clean(settings.gateway_api_key), model)
+
+
 def resolve_target(
     cli: CliContext,
     flags: TargetFlags,
@@ -140,9 +156,9 @@ def resolve_target(
     check_timeout(timeout)
     settings = cli.settings
     wait = timeout if timeout is not None else settings.timeout_seconds
-    key = _clean(flags.api_key) or _clean(settings.gateway_api_key)
+    values = target_values(flags, settings)
+    base, key = values.base, values.api_key
     if flags.surface.lower() == ON_DEMAND:
-        base = (_clean(flags.base_url) or settings.gateway_base).rstrip("/")
         if not key:
             message = (
                 "Missing gateway API key. Set --api-key, configure gateway_api_key, or run `tm init --sync`."
@@ -161,20 +177,19 @@ def resolve_target(
                     "`tm init --sync` so tm can derive and persist it from your control plane profile."
                 )
             user = derive_user_id(controlplane_for(cli, wait))
-        from kvmesh.cli._readiness import normalise_user_id
+        from kvmesh.cli.readiness.local import normalise_user_id
 
         try:
             user = normalise_user_id(user)
         except ValueError as exc:
             raise usage_error(str(exc)) from None
-        chosen = _clean(flags.model) or _clean(settings.gateway_model_id) or None
+        chosen = values.model or None
         if chosen == LATEST:
             chosen = resolve_latest(cli, wait)
         return Target(ON_DEMAND, base, key, user, chosen, wait)
-    base = (_clean(flags.base_url) or settings.serverless_base).rstrip("/")
     if _clean(flags.user_id):
         raise usage_error("--user-id is only used for --surface on-demand.")
-    chosen = _clean(flags.model) or None
+    chosen = values.model or None
     if require_serverless_key:
         if not key:
             message = "Missing serverless API key. Set --api-key or configure gateway_api_key."

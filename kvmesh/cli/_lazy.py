@@ -12,11 +12,16 @@ if TYPE_CHECKING:
 
 
 class LazyGroup(click.Group):
-    """Subcommands given as `name -> ("module:attr", "short help")`; the module loads on first use."""
+    """Subcommands given as `name -> ("module:attr", "short help")`; the module loads on first use.
 
-    def __init__(self, *args: Any, lazy_commands: dict[str, tuple[str, str]] | None = None, **kwargs: Any):
+    A short help of None means "the command's own": `--help` then imports that module to read it.
+    """
+
+    def __init__(
+        self, *args: Any, lazy_commands: dict[str, tuple[str, str | None]] | None = None, **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
-        self.lazy_commands = dict(lazy_commands or {})
+        self.lazy_commands: dict[str, tuple[str, str | None]] = dict(lazy_commands or {})
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
@@ -34,16 +39,18 @@ class LazyGroup(click.Group):
             raise TypeError(f"{target} is not a click command")
         return command
 
+    def _short_help(self, ctx: click.Context, name: str, limit: int) -> str | None:
+        """The table's short help, else the command's own (None for a hidden or missing command)."""
+        if name in self.lazy_commands and self.lazy_commands[name][1] is not None:
+            return self.lazy_commands[name][1]
+        cmd = self.get_command(ctx, name)
+        return None if cmd is None or cmd.hidden else cmd.get_short_help_str(limit)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List commands from the table's short help, without importing their modules."""
-        rows = []
-        for name in self.list_commands(ctx):
-            if name in self.lazy_commands:
-                rows.append((name, self.lazy_commands[name][1]))
-            else:
-                cmd = super().get_command(ctx, name)
-                if cmd is not None and not cmd.hidden:
-                    rows.append((name, cmd.get_short_help_str(formatter.width - 6 - len(name))))
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max((len(name) for name in names), default=0)
+        rows = [(name, text) for name in names if (text := self._short_help(ctx, name, limit)) is not None]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -52,10 +59,11 @@ class LazyGroup(click.Group):
         """Complete command names from the table, without importing every command module."""
         from click.shell_completion import CompletionItem
 
-        rows = {name: short for name, (_, short) in self.lazy_commands.items()}
-        rows.update({name: cmd.get_short_help_str() for name, cmd in self.commands.items() if not cmd.hidden})
+        rows = {name: self._short_help(ctx, name, 45) for name in self.list_commands(ctx)}
         results = [
-            CompletionItem(name, help=rows[name]) for name in sorted(rows) if name.startswith(incomplete)
+            CompletionItem(name, help=rows[name])
+            for name in sorted(rows)
+            if name.startswith(incomplete) and rows[name] is not None
         ]
         results.extend(click.Command.shell_complete(self, ctx, incomplete))
         return results

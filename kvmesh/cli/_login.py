@@ -21,7 +21,7 @@ def persist_controlplane_base(cli: CliContext) -> None:
     settings = cli.settings
     if settings.sources.get("controlplane_base") != "--controlplane-base":
         return
-    from kvmesh.client._config import load_config_document, save_config_document
+    from kvmesh.client import load_config_document, save_config_document
 
     doc = load_config_document(settings.config_path)
     if doc.get("controlplane_base") != settings.controlplane_base:

@@ -13,8 +13,7 @@ from kvmesh.cli._context import CliContext
 from kvmesh.cli._errors import CliError, usage_error
 
 if TYPE_CHECKING:
-    from kvmesh.client._controlplane import ControlPlaneClient
-    from kvmesh.client._http import Transport
+    from kvmesh.client import ControlPlaneClient, Transport
 
 TIMEOUT_OPTION = click.option("--timeout", type=float, default=None, help="HTTP timeout in seconds.")
 """`--timeout` of the Control Plane commands; `check_timeout` validates it."""
@@ -28,7 +27,7 @@ def check_timeout(value: float | None) -> None:
 
 def transport_for(cli: CliContext) -> Transport:
     """A transport with the resolved CA bundle, timeout, retries and `--debug` sink."""
-    from kvmesh.client._http import Transport
+    from kvmesh.client import Transport
 
     settings = cli.settings
     verify: bool | str = True
@@ -47,7 +46,7 @@ def transport_for(cli: CliContext) -> Transport:
 
 
 def controlplane_for(cli: CliContext, timeout: float | None = None) -> ControlPlaneClient:
-    from kvmesh.client._controlplane import ControlPlaneClient
+    from kvmesh.client import ControlPlaneClient
 
     settings = cli.settings
     return ControlPlaneClient(
@@ -58,10 +57,14 @@ def controlplane_for(cli: CliContext, timeout: float | None = None) -> ControlPl
 @contextmanager
 def cli_errors(prefix: str | None = None, hints: Sequence[str] = ()) -> Iterator[None]:
     """Map client exceptions to `Error:` lines (exit 1) or usage errors (exit 2); `prefix` leads."""
-    from kvmesh.client._controlplane import LoginError, MalformedResponseError, MissingTokenError
-    from kvmesh.client._http import TransportError
-    from kvmesh.client._sse import StreamEventError
-    from kvmesh.client._tokens import TokenFileError
+    from kvmesh.client import (
+        LoginError,
+        MalformedResponseError,
+        MissingTokenError,
+        StreamEventError,
+        TokenFileError,
+        TransportError,
+    )
 
     try:
         yield
@@ -89,7 +92,7 @@ def emit_controlplane_call(
 
 
 def no_token_usage_error(note_gateway: bool = False) -> click.UsageError:
-    from kvmesh.client._controlplane import NO_TOKEN_MESSAGE
+    from kvmesh.client import NO_TOKEN_MESSAGE
 
     message = NO_TOKEN_MESSAGE
     if note_gateway:

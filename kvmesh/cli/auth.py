@@ -72,7 +72,7 @@ def login(
     settings = cli.settings
     token_path = settings.auth_json_path
     hints = [f"Token path: {token_path}"]
-    from kvmesh.client._tokens import write_token_file
+    from kvmesh.client import write_token_file
 
     if with_token:
         tokens = tokens_from_stdin()
@@ -97,7 +97,7 @@ def refresh(cli: CliContext, timeout: float | None) -> None:
       tm auth refresh
     """
     check_timeout(timeout)
-    from kvmesh.client._tokens import read_token_file, write_token_file
+    from kvmesh.client import read_token_file, write_token_file
 
     token_path = cli.settings.auth_json_path
     hints = ["Run: tm auth login", f"Token path: {token_path}"]
@@ -125,7 +125,7 @@ def whoami(cli: CliContext, timeout: float | None) -> None:
       tm --output json auth whoami
     """
     check_timeout(timeout)
-    from kvmesh.cli._readiness import inspect_token
+    from kvmesh.cli.readiness.local import inspect_token
 
     token = inspect_token(cli.settings.auth_json_path)
     if token.error is not None:
@@ -157,19 +157,15 @@ def status(cli: CliContext, exit_status: bool) -> None:
       tm auth status
       tm --output json auth status --exit-status
     """
-    from kvmesh.cli import _readiness as r
+    from kvmesh.cli.readiness import local as r
 
     settings = cli.settings
-    token = r.inspect_token(settings.auth_json_path)
-    gateway = r.inspect_gateway(settings, token)
-    warnings = [f"control_plane_auth_json invalid ({token.error})"] if token.error else []
-    if gateway.user_id_error:
-        warnings.append(gateway.user_id_error)
+    readiness = r.inspect_local(settings)
+    token, gateway = readiness.token, readiness.gateway
+    warnings = readiness.state_warnings()
     warnings.append("Local status only. Use `tm auth whoami` to live-validate Control Plane auth.")
-    gateway_ready = gateway.api_key_present and gateway.user_id_ready
-    overall = token.ready and gateway_ready
     data = {
-        "ready": {"control_plane": token.ready, "gateway": gateway_ready, "overall": overall},
+        "ready": readiness.ready_data(),
         "control_plane": r.control_plane_data(settings, token),
         "gateway": r.gateway_data(settings, gateway),
         "sources": dict(settings.sources),
@@ -188,7 +184,7 @@ def status(cli: CliContext, exit_status: bool) -> None:
         r.echo_screen("tm auth status", lines, warnings=warnings)
     else:
         emit_response(cli, data, json.dumps(data))
-    if exit_status and not overall:
+    if exit_status and not readiness.overall:
         raise SystemExit(1)
 
 
@@ -202,7 +198,7 @@ def logout(cli: CliContext, yes: bool) -> None:
     Example:
       tm auth logout --yes
     """
-    from kvmesh.client._tokens import TokenFileError, delete_token_file, read_token_file
+    from kvmesh.client import TokenFileError, delete_token_file, read_token_file
 
     token_path = cli.settings.auth_json_path
     if not token_path.exists():
@@ -242,8 +238,7 @@ def print_token(cli: CliContext, yes_i_know: bool) -> None:
             "Refusing to print access token without explicit acknowledgement.\n"
             "Re-run with: tm auth print-token --yes-i-know"
         )
-    from kvmesh.client._controlplane import NO_TOKEN_MESSAGE
-    from kvmesh.client._tokens import TokenFileError, read_token_file
+    from kvmesh.client import NO_TOKEN_MESSAGE, TokenFileError, read_token_file
 
     try:
         tokens = read_token_file(cli.settings.auth_json_path)

@@ -178,3 +178,6 @@ def spending_history(cli: CliContext, user_id: str | None, timeout: float | None
       tm --output json billing spending history
     """
     show(cli, "/v1/billing/spending/history", "buckets", {"userId": user_id}, timeout)
+
+
+from kvmesh.cli import billing_cards as _billing_cards  # noqa: E402,F401  (registers address, stripe)

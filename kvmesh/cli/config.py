@@ -11,13 +11,23 @@ import click
 from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import CliError, usage_error
 from kvmesh.cli._render import emit
-from kvmesh.client._config import config_file_path, public_settings
-from kvmesh.client._config_file import load_config_document, read_config_mapping, save_config_document
-from kvmesh.client._config_keys import ConfigKey, ConfigKeyError, coerce_config_value, parse_config_key
-from kvmesh.client._config_schema import MANAGED_SECTION, ConfigError
-from kvmesh.client._config_template import render_template
-from kvmesh.client._paths import auth_json_path, state_root
-from kvmesh.client._redact import redact_secret
+from kvmesh.client import (
+    MANAGED_SECTION,
+    ConfigError,
+    ConfigKey,
+    ConfigKeyError,
+    auth_json_path,
+    coerce_config_value,
+    config_file_path,
+    load_config_document,
+    parse_config_key,
+    public_settings,
+    read_config_mapping,
+    redact_secret,
+    render_template,
+    save_config_document,
+    state_root,
+)
 
 
 @click.group(name="config")
@@ -208,7 +218,7 @@ def unset(cli: CliContext, key: str) -> None:
 
 
 def save_text(target: Path, text: str) -> None:
-    from kvmesh.client._files import atomic_write_text
+    from kvmesh.client import atomic_write_text
 
     try:
         atomic_write_text(target, text)

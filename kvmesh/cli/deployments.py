@@ -36,7 +36,7 @@ def deployments() -> None:
 
 
 def _path(deployment_id: str) -> str:
-    from kvmesh.client._controlplane import path_segment
+    from kvmesh.client import path_segment
 
     if not deployment_id.strip():
         raise usage_error("DEPLOYMENT_ID must not be empty.")

@@ -12,20 +12,6 @@ from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._remote import emit_response
 
 
-def _blockers(token_present: bool, gateway: Any) -> tuple[list[str], list[str]]:
-    control_plane = [] if token_present else ["control_plane_access_token (run `tm auth login`)"]
-    gateway_items = []
-    if not gateway.api_key_present:
-        gateway_items.append("gateway_api_key (set in config/runtime or run `tm init --sync`)")
-    if not gateway.user_id_present and not gateway.user_id_derived:
-        gateway_items.append("gateway_user_id (set in config/runtime or run `tm init --sync`)")
-    elif not gateway.user_id_valid:
-        gateway_items.append(
-            "gateway_user_id invalid (set a UUID in config/runtime or rerun `tm init --sync`)"
-        )
-    return control_plane, gateway_items
-
-
 @click.command(name="doctor")
 @click.option("--exit-status", is_flag=True, help="Exit non-zero when readiness checks fail.")
 @pass_cli
@@ -37,18 +23,15 @@ def doctor(cli: CliContext, exit_status: bool) -> None:
       tm doctor
       tm --output json doctor --exit-status
     """
-    from kvmesh.cli import _readiness as r
-    from kvmesh.client._config import public_settings
+    from kvmesh.cli.readiness import local as r
+    from kvmesh.client import public_settings
 
     settings = cli.settings
-    token = r.inspect_token(settings.auth_json_path)
-    gateway = r.inspect_gateway(settings, token)
-    gateway_ready = gateway.api_key_present and gateway.user_id_ready
-    overall = token.ready and gateway_ready
+    readiness = r.inspect_local(settings)
+    token, gateway, overall = readiness.token, readiness.gateway, readiness.overall
     ca_exists = bool(settings.ca_bundle) and os.path.exists(settings.ca_bundle or "")
-    cp_items, gw_items = _blockers(token.access_token_present, gateway)
-    warnings = [f"control_plane_auth_json invalid ({token.error})"] if token.error else []
-    missing = [] if overall else [*cp_items, *gw_items]
+    warnings = readiness.state_warnings(user_id=False)
+    missing = readiness.missing_items()
     warnings.append(
         "Local readiness only. `tm doctor` does not live-validate "
         "the current Control Plane token or inference endpoint."
@@ -62,7 +45,7 @@ def doctor(cli: CliContext, exit_status: bool) -> None:
         )
     data: dict[str, Any] = {
         "ok": overall,
-        "ready": {"control_plane": token.ready, "gateway": gateway_ready, "overall": overall},
+        "ready": readiness.ready_data(),
         "missing": missing,
         "warnings": warnings,
         "files": {

@@ -6,7 +6,7 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any
 
 import click
 
@@ -14,38 +14,23 @@ from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import usage_error
 from kvmesh.cli._infer_output import print_response, print_stream
 from kvmesh.cli._infer_target import ON_DEMAND, SURFACES, TargetFlags, pass_target_flags, resolve_target
+from kvmesh.cli._lazy import LazyGroup
 from kvmesh.cli._remote import cli_errors
 
-
-class InferGroup(click.Group):
-    """Loads the secondary subcommands (completions, models, doctor, ...) only when one is invoked."""
-
-    lazy: ClassVar[dict[str, str]] = {
-        "completions": "kvmesh.cli.infer_endpoints:completions",
-        "responses": "kvmesh.cli.infer_endpoints:responses",
-        "tokenize": "kvmesh.cli.infer_endpoints:tokenize",
-        "detokenize": "kvmesh.cli.infer_endpoints:detokenize",
-        "models": "kvmesh.cli.infer_endpoints:models",
-        "health": "kvmesh.cli.infer_endpoints:health",
-        "version": "kvmesh.cli.infer_endpoints:version",
-        "doctor": "kvmesh.cli.infer_doctor:doctor",
-    }
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy:
-            import importlib
-
-            module, attr = self.lazy[cmd_name].split(":")
-            command = getattr(importlib.import_module(module), attr)
-            assert isinstance(command, click.Command)
-            return command
-        return super().get_command(ctx, cmd_name)
+# The secondary subcommands load only when one is invoked (their help text is their own).
+SUBCOMMANDS: dict[str, tuple[str, str | None]] = {
+    "completions": ("kvmesh.cli.infer_endpoints:completions", None),
+    "responses": ("kvmesh.cli.infer_endpoints:responses", None),
+    "tokenize": ("kvmesh.cli.infer_endpoints:tokenize", None),
+    "detokenize": ("kvmesh.cli.infer_endpoints:detokenize", None),
+    "models": ("kvmesh.cli.infer_endpoints:models", None),
+    "health": ("kvmesh.cli.infer_endpoints:health", None),
+    "version": ("kvmesh.cli.infer_endpoints:version", None),
+    "doctor": ("kvmesh.cli.infer_doctor:doctor", None),
+}
 
 
-@click.group(name="infer", cls=InferGroup)
+@click.group(name="infer", cls=LazyGroup, lazy_commands=SUBCOMMANDS)
 def infer() -> None:
     """Inference commands for shared OpenAI-compatible Serverless and On-Demand endpoints.
 
@@ -128,7 +113,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load_input(json_arg: str | None, file_arg: str | None) -> Any:
-    from kvmesh.client._chat import ChatInputError, load_request_json
+    from kvmesh.client import ChatInputError, load_request_json
 
     try:
         return load_request_json(json_arg, file_arg, sys.stdin)
@@ -194,14 +179,14 @@ def chat(
       echo '[{"role":"user","content":"Stream tokens."}]' | tm infer chat --stream --stream-idle-timeout 30
       tm infer chat --surface serverless --api-key KEY --model MODEL --json '[{"role":"user","content":"hi"}]'
     """
-    from kvmesh.client._chat import (
+    from kvmesh.client import (
         ChatInputError,
         build_chat_body,
+        chat_delta_texts,
         first_message_text,
         input_model,
         normalise_chat_completion,
     )
-    from kvmesh.client._sse import chat_delta_texts
 
     source = load_input(json_arg, file_arg)
     flags = replace(target_flags, model=target_flags.model or input_model(source))
@@ -217,7 +202,7 @@ def chat(
         raise usage_error(str(exc)) from None
     if stream:
         check_stream(cli, "chat", stream_idle_timeout)
-        from kvmesh.client._chat import ThinkFilter
+        from kvmesh.client import ThinkFilter
 
         filters: dict[int, ThinkFilter] = {}
 

@@ -10,7 +10,14 @@ import click
 
 from kvmesh.cli._context import CliContext, pass_cli
 from kvmesh.cli._errors import usage_error
-from kvmesh.cli._infer_target import LATEST, ON_DEMAND, SURFACES, TargetFlags, pass_target_flags
+from kvmesh.cli._infer_target import (
+    LATEST,
+    ON_DEMAND,
+    SURFACES,
+    TargetFlags,
+    pass_target_flags,
+    target_values,
+)
 from kvmesh.cli._remote import emit_response
 
 LOCAL_ONLY = (
@@ -24,14 +31,13 @@ def _option(value: str | None, name: str) -> str | None:
 
 
 def _on_demand(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], list[str]]:
-    from kvmesh.cli import _readiness as r
+    from kvmesh.cli.readiness import local as r
 
     model, user_id, api_key, base_url = flags.model, flags.user_id, flags.api_key, flags.base_url
     settings = cli.settings
     token = r.inspect_token(settings.auth_json_path)
-    base = ((base_url or "").strip() or settings.gateway_base).rstrip("/")
-    key = (api_key or "").strip() or (settings.gateway_api_key or "").strip()
-    chosen = (model or "").strip() or (settings.gateway_model_id or "").strip()
+    values = target_values(flags, settings)
+    base, key, chosen = values.base, values.api_key, values.model
     latest = chosen == LATEST
     state = r.inspect_gateway(settings, token, api_key=api_key, user_id=user_id, model=model)
     model_ready = False if latest else state.model_id_present
@@ -40,7 +46,7 @@ def _on_demand(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], lis
     )
     if state.user_id_derived:
         user_source = "derived-from:controlplane-auth"
-    from kvmesh.client._redact import redact_secret
+    from kvmesh.client import redact_secret
 
     gateway = r.gateway_data(
         settings,
@@ -98,16 +104,15 @@ def _on_demand(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], lis
 
 
 def _serverless(cli: CliContext, flags: TargetFlags) -> tuple[dict[str, Any], list[str]]:
-    from kvmesh.cli import _readiness as r
-    from kvmesh.client._redact import redact_secret
+    from kvmesh.cli.readiness import local as r
+    from kvmesh.client import redact_secret
 
     model, user_id, api_key, base_url = flags.model, flags.user_id, flags.api_key, flags.base_url
     if (user_id or "").strip():
         raise usage_error("--user-id is only used for --surface on-demand.")
     settings = cli.settings
-    base = ((base_url or "").strip() or settings.serverless_base).rstrip("/")
-    key = (api_key or "").strip() or (settings.gateway_api_key or "").strip()
-    chosen = (model or "").strip() or None
+    values = target_values(flags, settings)
+    base, key, chosen = values.base, values.api_key, values.model or None
     warnings = []
     if not key:
         warnings.append(
@@ -172,14 +177,14 @@ def doctor(cli: CliContext, target_flags: TargetFlags, exit_status: bool, live: 
       tm infer doctor --live
       tm infer doctor --surface serverless --model MODEL
     """
-    from kvmesh.cli import _readiness as r
+    from kvmesh.cli.readiness import local as r
 
     surface = target_flags.surface.lower()
     build = _on_demand if surface == ON_DEMAND else _serverless
     data, lines = build(cli, target_flags)
     ready = bool(data["ready_for_direct_request"])
     if live:
-        from kvmesh.cli._live_checks import run_live_checks
+        from kvmesh.cli.readiness.live import run_live_checks
 
         checks = run_live_checks(cli, replace(target_flags, surface=surface))
         data["live"] = [{"check": c.name, "ok": c.ok, "detail": c.detail, "fix": c.fix} for c in checks]

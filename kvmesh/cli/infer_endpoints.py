@@ -131,7 +131,7 @@ def _post_command(
 
 
 def _stream_completion_text(event: Any) -> str:
-    from kvmesh.client._sse import completion_texts
+    from kvmesh.client import completion_texts
 
     return completion_texts(event)
 

@@ -28,8 +28,16 @@ LEGACY_TOP_LEVEL = ("gateway_provider", "gateway_api_key", "gateway_user_id", "g
     help="Sync the available gateway settings from the control plane, update [managed] in config.toml, and "
     "persist controlplane_base only when this command is run with --controlplane-base.",
 )
+@click.option(
+    "--key-scope",
+    type=click.Choice(["account", "deployment"], case_sensitive=False),
+    default="account",
+    show_default=True,
+    help="With --sync: store your account-wide API key (works for every deployment you own), or the "
+    "chosen deployment's own key (works for that deployment only).",
+)
 @pass_cli
-def init(cli: CliContext, sync: bool) -> None:
+def init(cli: CliContext, sync: bool, key_scope: str) -> None:
     """Guide first-time CLI setup for Control Plane and Gateway workflows.
 
     \b
@@ -37,9 +45,10 @@ def init(cli: CliContext, sync: bool) -> None:
       tm init
       tm init --sync
       tm --controlplane-base http://127.0.0.1:8400 init --sync
+      tm init --sync --key-scope deployment
     """
     if sync:
-        _sync(cli)
+        _sync(cli, account_key=key_scope.lower() == "account")
     else:
         _show(cli)
 
@@ -50,12 +59,25 @@ def synced_at_now() -> str:
     return text + (f".{now.microsecond:06d}" if now.microsecond else "") + "Z"
 
 
-def _managed_values(client: Any, user_id: str) -> dict[str, Any]:
-    """What goes into `[managed]`: the chosen deployment's key, name and endpoint, else the newest API key."""
-    from kvmesh.client._inventory import (
+def _newest_account_key(client: Any, user_id: str, prefix: str) -> dict[str, Any] | None:
+    from kvmesh.client import InventoryError, pick_api_key
+
+    with cli_errors():
+        keys, _ = client.list_api_keys(user_id)
+    try:
+        key: dict[str, Any] | None = pick_api_key(keys)
+    except InventoryError as exc:
+        raise CliError(f"{prefix} {exc}") from None
+    return key
+
+
+def _managed_values(client: Any, user_id: str, *, account_key: bool = True) -> dict[str, Any]:
+    """What goes into `[managed]`: the chosen deployment's name and endpoint, with the newest account
+    API key (`account_key`, so any deployment of the user can be called) or the deployment's own key;
+    without a served deployment, the newest account key alone."""
+    from kvmesh.client import (
         PROVIDER_LABELS,
         InventoryError,
-        pick_api_key,
         pick_served_model,
         served_name,
     )
@@ -76,16 +98,12 @@ def _managed_values(client: Any, user_id: str) -> dict[str, Any]:
         endpoint = record.get("endpoint")
         if isinstance(endpoint, str) and endpoint.strip().startswith(("http://", "https://")):
             managed["gateway_base"] = endpoint.strip().rstrip("/")
-        managed["gateway_api_key"] = str(record["apiKey"]).strip()
+        shared = _newest_account_key(client, user_id, prefix) if account_key else None
+        managed["gateway_api_key"] = str(shared["id"] if shared else record["apiKey"]).strip()
         managed["gateway_user_id"] = user_id
         managed["gateway_model_id"] = served_name(record)
         return managed
-    with cli_errors():
-        keys, _ = client.list_api_keys(user_id)
-    try:
-        key = pick_api_key(keys)
-    except InventoryError as exc:
-        raise CliError(f"{prefix} {exc}") from None
+    key = _newest_account_key(client, user_id, prefix)
     if key is None:
         raise CliError(
             f"{prefix} no active user API keys found in control plane inventory.",
@@ -103,7 +121,7 @@ def write_managed(cli: CliContext, managed: dict[str, Any]) -> None:
     """Replace `[managed]` wholesale, drop legacy top-level gateway keys, keep comments and `[overrides]`."""
     import tomlkit
 
-    from kvmesh.client._config import load_config_document, save_config_document
+    from kvmesh.client import load_config_document, save_config_document
 
     settings = cli.settings
     doc = load_config_document(settings.config_path)
@@ -129,8 +147,8 @@ def write_managed(cli: CliContext, managed: dict[str, Any]) -> None:
     save_config_document(settings.config_path, doc)
 
 
-def _sync(cli: CliContext) -> None:
-    from kvmesh.client._tokens import read_token_file
+def _sync(cli: CliContext, *, account_key: bool = True) -> None:
+    from kvmesh.client import read_token_file
 
     settings = cli.settings
     with cli_errors():
@@ -142,7 +160,7 @@ def _sync(cli: CliContext) -> None:
 
     client = controlplane_for(cli)
     user_id = derive_user_id(client)
-    managed = _managed_values(client, user_id)
+    managed = _managed_values(client, user_id, account_key=account_key)
     write_managed(cli, managed)
     cli.reset_settings()
     path = str(settings.config_path.resolve())
@@ -177,15 +195,13 @@ def _sync(cli: CliContext) -> None:
 
 
 def _show(cli: CliContext) -> None:
-    from kvmesh.cli import _readiness as r
+    from kvmesh.cli.readiness import local as r
 
     settings = cli.settings
-    token = r.inspect_token(settings.auth_json_path)
-    gateway = r.inspect_gateway(settings, token)
+    readiness = r.inspect_local(settings)
+    token, gateway = readiness.token, readiness.gateway
     ready = gateway.ready_for_direct_request
-    warnings = [f"control_plane_auth_json invalid ({token.error})"] if token.error else []
-    if gateway.user_id_error:
-        warnings.append(gateway.user_id_error)
+    warnings = readiness.state_warnings()
     setup = r.setup_steps(gateway, token.ready)
     next_steps = [*setup, *([] if ready else ["tm infer doctor"]), r.chat_example(gateway.model_id_present)]
     optional: list[str] = []

@@ -21,7 +21,7 @@ def models() -> None:
 
 
 def _model_id(value: str) -> str:
-    from kvmesh.client._controlplane import path_segment
+    from kvmesh.client import path_segment
 
     if not value.strip():
         raise usage_error("MODEL_ID must not be empty.")
@@ -84,3 +84,6 @@ def delete_model(
             abort=True,
         )
     emit_controlplane_call(cli, "DELETE", path, None, timeout, params={"userId": user_id})
+
+
+from kvmesh.cli import models_more as _models_more  # noqa: E402,F401  (registers deploy, check, chat, ...)

@@ -49,7 +49,7 @@ def request_body_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _load_body(json_arg: str | None, file_arg: str | None) -> dict[str, Any] | None:
-    from kvmesh.client._chat import ChatInputError, load_request_json
+    from kvmesh.client import ChatInputError, load_request_json
 
     try:
         body = load_request_json(json_arg, file_arg, sys.stdin, required=False)
@@ -158,7 +158,7 @@ def delete_key(
     if not key:
         raise usage_error("Missing API key. Provide --api-key or pass JSON via --json/--file/stdin.")
     if not yes:
-        from kvmesh.client._redact import redact_secret
+        from kvmesh.client import redact_secret
 
         click.confirm(f"Delete user API key {redact_secret(key)!r}?", default=False, abort=True)
     params = {
@@ -166,3 +166,6 @@ def delete_key(
         "userId": (str(body.get("userId")).strip() or None) if body.get("userId") else None,
     }
     emit_controlplane_call(cli, "DELETE", "/v1/users/api-keys", None, timeout, params=params)
+
+
+from kvmesh.cli import users_profile as _users_profile  # noqa: E402,F401  (registers update, accept-tos)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from kvmesh.client._account_calls import AccountCalls
 from kvmesh.client._http import HttpResponse, HttpStatusError, NetworkError, Transport
 
 CP_401_HINT = "run `tm auth login` to authenticate to the control plane."
@@ -34,7 +35,7 @@ class MalformedResponseError(Exception):
     """A 2xx Control Plane body lacks the wrapper field the protocol promises."""
 
 
-class ControlPlaneClient:
+class ControlPlaneClient(AccountCalls):
     """One Control Plane at `base`; tokens live in `auth_path` (read lazily, rewritten on refresh)."""
 
     def __init__(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -21,40 +19,28 @@ from kvmesh.controlplane.settings import ControlPlaneSettings
 
 log = logging.getLogger("kvmesh.controlplane")
 
-OPTIONAL_ROUTERS = (
-    "kvmesh.controlplane.routes_inventory",
-    "kvmesh.controlplane.routes_keys",
-    "kvmesh.controlplane.routes_billing",
-    "kvmesh.controlplane.routes_quotas",
-)
-
-
-def _optional_module(name: str) -> Any | None:
-    """Import a module that another engineer may not have landed yet; None when it is absent."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
-            return None
-        raise
-
 
 def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneServices, Engine]:
+    from kvmesh.controlplane.catalog import seed_catalog
+    from kvmesh.controlplane.routes_products import seed_products
     from kvmesh.controlplane.tokens import load_jwt_key
+    from kvmesh.engines.leader import startup_lock
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
     from kvmesh.store.migrate import upgrade_database
     from kvmesh.store.passwords import make_password_hasher
     from kvmesh.store.secrets import load_server_secret
 
-    upgrade_database(settings.database_url)
     secret = load_server_secret(settings.data_dir / "server-secret")
     engine = create_engine_for_url(settings.database_url)
     session_factory = make_session_factory(engine)
-    with session_factory() as session:
-        jwt_key = load_jwt_key(session)
-        catalog = _optional_module("kvmesh.controlplane.catalog")
-        if catalog is not None:
-            catalog.seed_catalog(session, settings)
+    # Several Control Planes may start at once on one PostgreSQL: one migrates and seeds at a time.
+    with startup_lock(settings.database_url):
+        upgrade_database(settings.database_url)
+        with session_factory() as session:
+            jwt_key = load_jwt_key(session)
+            seed_catalog(session, settings)
+            session.commit()
+            seed_products(session)
             session.commit()
     interval = max(1, settings.login_poll_interval_s)
     limits = RateLimits(
@@ -77,10 +63,12 @@ def _build_services(settings: ControlPlaneSettings) -> tuple[ControlPlaneService
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ControlPlaneSettings = app.state.settings
     services, engine = await asyncio.to_thread(_build_services, settings)
-    controller_module = _optional_module("kvmesh.engines.controller") if settings.run_engines else None
-    if controller_module is not None:
-        services.controller = controller_module.DeploymentController(
-            services.session_factory, settings, secret=services.secret
+    if settings.run_engines:
+        from kvmesh.engines.elected import build_elected_controllers
+
+        # Of several Control Planes on one store, only the elected one runs the controllers.
+        services.controller = build_elected_controllers(
+            services.session_factory, settings.database_url, settings.engine_settings(), services.secret
         )
         await services.controller.start()
     app.state.services = services
@@ -96,7 +84,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: ControlPlaneSettings) -> FastAPI:
     """Build a fresh Control Plane app; nothing touches the database until the lifespan starts."""
-    from kvmesh.controlplane import routes_auth, routes_login_page
+    from kvmesh.controlplane import (
+        routes_account,
+        routes_activities,
+        routes_admin,
+        routes_auth,
+        routes_billing,
+        routes_cost,
+        routes_inventory,
+        routes_keys,
+        routes_login_page,
+        routes_models_extra,
+        routes_observability,
+        routes_products,
+        routes_quotas,
+        routes_stripe,
+        routes_support,
+    )
+    from kvmesh.controlplane.console import routes as console_routes
 
     app = FastAPI(
         title="kvmesh Control Plane",
@@ -111,13 +116,26 @@ def create_app(settings: ControlPlaneSettings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(routes_auth.router)
     app.include_router(routes_login_page.router)
-    for name in OPTIONAL_ROUTERS:
-        module = _optional_module(name)
-        if module is not None:
-            app.include_router(module.router)
+    app.include_router(routes_inventory.router)
+    app.include_router(routes_keys.router)
+    app.include_router(routes_billing.router)
+    app.include_router(routes_cost.router)
+    app.include_router(console_routes.router)
+    app.include_router(routes_observability.router)
+    app.include_router(routes_activities.router)
+    app.include_router(routes_support.router)
+    app.include_router(routes_account.router)
+    app.include_router(routes_admin.router)
+    app.include_router(routes_quotas.router)
+    app.include_router(routes_products.router)
+    app.include_router(routes_models_extra.router)
+    app.include_router(routes_stripe.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        """`controller` says whether this Control Plane is the elected one (leader) or waits (standby)."""
+        services: ControlPlaneServices | None = getattr(app.state, "services", None)
+        controller = services.controller if services is not None else None
+        return {"status": "ok", "controller": controller.role if controller is not None else "off"}
 
     return app

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kvmesh.controlplane.errors import ApiError
 from kvmesh.controlplane.rfc3339 import format_rfc3339, parse_rfc3339
-from kvmesh.store.models import ServerlessModel, UsageRecord, utcnow
-
-MICROS_PER_MILLION_TOKENS = 1_000_000
+from kvmesh.controlplane.usage_totals import total, usage_totals
+from kvmesh.store.models import ServerlessModel, utcnow
 
 
 def encode_page_token(created_at: datetime, row_id: object) -> str:
@@ -54,12 +52,7 @@ def older_than(
 
 
 def spent_since(session: Session, user_id: str, since: datetime) -> int:
-    total = session.scalar(
-        select(func.coalesce(func.sum(UsageRecord.cost_micros), 0)).where(
-            UsageRecord.user_id == user_id, UsageRecord.created_at >= since
-        )
-    )
-    return int(total or 0)
+    return total(session, user_id, since, None).cost_micros
 
 
 @dataclass(frozen=True)
@@ -70,39 +63,20 @@ class DayBucket:
 
 
 def daily_spending(session: Session, user_id: str, days: int, now: datetime | None = None) -> list[DayBucket]:
-    """One bucket per UTC day for the last `days` days (oldest first), today included.
+    """One bucket per UTC day for the last `days` days (oldest first), today included, from the rollup.
 
-    `saving_micros` is what cached input tokens saved at serverless list prices (input − cached)."""
+    `saving_micros` is what cached input tokens saved at serverless list prices (`usage_rollup`)."""
     today = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
     first = today - timedelta(days=days - 1)
-    rows: Sequence[tuple[datetime, int, str, int]] = (
-        session.execute(
-            select(
-                UsageRecord.created_at, UsageRecord.cost_micros, UsageRecord.model, UsageRecord.cached_tokens
-            ).where(UsageRecord.user_id == user_id, UsageRecord.created_at >= first)
+    sums = usage_totals(session, user_id, first, today + timedelta(days=1), by=("day",))
+    buckets = []
+    for i in range(days):
+        start = first + timedelta(days=i)
+        found = sums.get((start.date(),))
+        buckets.append(
+            DayBucket(start, found.cost_micros if found else 0, found.savings_micros if found else 0)
         )
-        .tuples()
-        .all()
-    )
-    saving_rate = {
-        model: max(0, input_price - cached_price)
-        for model, input_price, cached_price in session.execute(
-            select(
-                ServerlessModel.model, ServerlessModel.input_price_micros, ServerlessModel.cached_price_micros
-            )
-        ).tuples()
-    }
-    amounts = [0] * days
-    savings = [0] * days  # in micro-dollars x 1M tokens, divided once per bucket (exact floor)
-    for created_at, cost, model, cached in rows:
-        index = (created_at - first).days
-        if 0 <= index < days:
-            amounts[index] += cost
-            savings[index] += cached * saving_rate.get(model, 0)
-    return [
-        DayBucket(first + timedelta(days=i), amounts[i], savings[i] // MICROS_PER_MILLION_TOKENS)
-        for i in range(days)
-    ]
+    return buckets
 
 
 def serverless_pricing_rows(session: Session, model: str | None, active_only: bool) -> list[ServerlessModel]:

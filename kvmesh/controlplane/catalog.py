@@ -17,7 +17,7 @@ from kvmesh.store.models import Base, CatalogModel, GpuPrice, ServerlessModel
 _Row = TypeVar("_Row", bound=Base)
 
 DEFAULT_CATALOG_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-ENGINES = ("llamacpp", "vllm", "external")
+ENGINES = ("llamacpp", "vllm", "external", "kubernetes")
 
 
 class CatalogError(ValueError):

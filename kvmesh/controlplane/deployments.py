@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from kvmesh.controlplane.catalog import DEFAULT_CATALOG_MODEL, ENGINES
 from kvmesh.controlplane.errors import ApiError
 from kvmesh.controlplane.quotas import QuotaDefaults, check_deployment_quota
-from kvmesh.store.models import ApiKey, CatalogModel, Deployment, DeploymentEvent, utcnow
+from kvmesh.store.models import ApiKey, CatalogModel, Deployment, DeploymentEvent, ServerlessModel, utcnow
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, encrypt_secret
 from kvmesh.store.users import create_api_key
 
@@ -236,3 +236,14 @@ def request_delete(session: Session, deployment: Deployment, *, controller_runni
         for replica in deployment.replicas:
             replica.status = "stopped"
     session.flush()
+
+
+def back_serverless_model(session: Session, deployment: Deployment, model: str) -> bool:
+    """Let `deployment` also serve the serverless catalog entry `model`; False when there is no such entry."""
+    deployment.serverless = True
+    entry = session.scalar(select(ServerlessModel).where(ServerlessModel.model == model))
+    if entry is None:
+        return False
+    entry.deployment_id = deployment.id
+    session.flush()
+    return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from argon2 import PasswordHasher
 from fastapi import Depends, Request
@@ -14,6 +14,7 @@ from kvmesh.controlplane.errors import ApiError
 from kvmesh.controlplane.ratelimit import RateLimits
 from kvmesh.controlplane.settings import ControlPlaneSettings
 from kvmesh.controlplane.tokens import TokenError, decode_access_token, family_revoked
+from kvmesh.engines.leader import ElectedControllers
 from kvmesh.store.models import User
 from kvmesh.store.users import ROLE_ADMIN
 
@@ -25,7 +26,7 @@ class ControlPlaneServices:
     settings: ControlPlaneSettings
     secret: bytes
     session_factory: sessionmaker[Session]
-    controller: Any | None = None
+    controller: ElectedControllers | None = None  # the controllers, run only while elected
     jwt_key: bytes = b""
     password_hasher: PasswordHasher | None = None
     rate_limits: RateLimits = field(default_factory=RateLimits)

@@ -27,3 +27,6 @@ UserIdQuery = Annotated[
 """The reference client's `userId` query parameter."""
 
 PageSizeQuery = Annotated[int, Query(ge=1, le=500, description="Items per page")]
+
+PageNumberQuery = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1")]
+"""The numbered-paging `page` parameter (activities, tickets, admin lists)."""

@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kvmesh.controlplane import activities
 from kvmesh.controlplane.access import canonical_user_id
+from kvmesh.controlplane.activities import record_activity
 from kvmesh.controlplane.billing_queries import serverless_pricing_rows
 from kvmesh.controlplane.billing_records import (
     Balance,
@@ -109,6 +111,16 @@ def add_balance(body: BalanceAddBody, admin: AdminUser, session: DbSession) -> B
     kind = "credit_grant" if micros > 0 else "adjustment"
     description = body.description.strip() or f"{kind.replace('_', ' ')} by {admin.email}"
     session.add(LedgerEntry(user_id=target.id, amount_micros=micros, kind=kind, description=description))
+    record_activity(
+        session,
+        user_id=target.id,
+        action=activities.CREDIT_GRANTED,
+        actor=admin,
+        resource_type=activities.RESOURCE_BALANCE,
+        resource_id=target.id,
+        description=description,
+        details={"amountMicros": micros, "kind": kind},
+    )
     session.commit()
     return Balance(balance=money(balance_micros(session, target.id)))
 

@@ -13,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kvmesh.controlplane import activities
 from kvmesh.controlplane.access import resolve_user_id
+from kvmesh.controlplane.activities import record_activity
 from kvmesh.controlplane.deployments import (
     DeploymentRequest,
     create_deployment,
@@ -49,7 +51,7 @@ from kvmesh.store.models import CatalogModel, Deployment, User
 router = APIRouter(tags=["models"], responses=error_responses())
 
 
-def _records(
+def deployment_records(
     session: Session, services: ControlPlaneServices, caller: User, deployments: Sequence[Deployment]
 ) -> list[ModelRecord]:
     keys = deployment_keys(session, [d.id for d in deployments])
@@ -83,6 +85,16 @@ def _create(
             default_cloud_provider=services.settings.gateway_cloud_provider,
             quota=services.settings.quota_defaults,
         )
+        session.flush()
+        record_activity(
+            session,
+            user_id=user_id,
+            action=activities.DEPLOYMENT_CREATED,
+            actor=caller,
+            resource_type=activities.RESOURCE_DEPLOYMENT,
+            resource_id=deployment.id,
+            description=f"deployed {deployment.served_name!r} ({deployment.replicas_desired} replica(s))",
+        )
         session.commit()
     except IntegrityError:  # a concurrent create took the name between our check and the insert
         session.rollback()
@@ -91,16 +103,25 @@ def _create(
     if services.controller is not None:
         services.controller.wake()
     session.refresh(deployment)
-    return _records(session, services, caller, [deployment])[0]
+    return deployment_records(session, services, caller, [deployment])[0]
 
 
-def _delete(
+def delete_deployment_record(
     session: Session, services: ControlPlaneServices, caller: User, model_id: str, user_id: str | None
 ) -> None:
     deployment = get_owned_deployment(session, resolve_user_id(caller, user_id), model_id)
     if deployment.status == "stopped" or deployment.deleted_at is not None:
         raise ApiError(404, f"no such model: {model_id} (already deleted)", "model_not_found")
     request_delete(session, deployment, controller_running=services.controller is not None)
+    record_activity(
+        session,
+        user_id=deployment.user_id,
+        action=activities.DEPLOYMENT_DELETED,
+        actor=caller,
+        resource_type=activities.RESOURCE_DEPLOYMENT,
+        resource_id=deployment.id,
+        description=f"deleted {deployment.served_name!r}",
+    )
     session.commit()
     if services.controller is not None:
         services.controller.wake()
@@ -117,7 +138,7 @@ def list_models(
     """The caller's deployments as Model records, newest first (ready ones are `MODEL_STATUS_UP`)."""
     target = resolve_user_id(user, userId)
     deployments = list_deployments(session, target, include_deleted=includeDeleted)
-    return ModelsList(models=_records(session, services, user, deployments))
+    return ModelsList(models=deployment_records(session, services, user, deployments))
 
 
 @router.post("/v1/models", response_model=ModelEnvelope)
@@ -170,7 +191,7 @@ def get_model(
     model_id: str, user: CurrentUser, session: DbSession, services: Services, userId: UserIdQuery = None
 ) -> ModelEnvelope:
     deployment = get_owned_deployment(session, resolve_user_id(user, userId), model_id)
-    return ModelEnvelope(model=_records(session, services, user, [deployment])[0])
+    return ModelEnvelope(model=deployment_records(session, services, user, [deployment])[0])
 
 
 @router.delete("/v1/models/{model_id}", response_model=EmptyResult)
@@ -178,7 +199,7 @@ def delete_model(
     model_id: str, user: CurrentUser, session: DbSession, services: Services, userId: UserIdQuery = None
 ) -> EmptyResult:
     """Stop the deployment's replicas and revoke its key; the record then reads MODEL_STATUS_DELETED."""
-    _delete(session, services, user, model_id, userId)
+    delete_deployment_record(session, services, user, model_id, userId)
     return EmptyResult()
 
 
@@ -191,7 +212,7 @@ def list_user_deployments(
     includeDeleted: bool = False,
 ) -> DeploymentsList:
     deployments = list_deployments(session, resolve_user_id(user, userId), include_deleted=includeDeleted)
-    return DeploymentsList(deployments=_records(session, services, user, deployments))
+    return DeploymentsList(deployments=deployment_records(session, services, user, deployments))
 
 
 @router.post("/v1/deployments", response_model=DeploymentEnvelope, status_code=201, tags=["deployments"])
@@ -226,7 +247,7 @@ def get_user_deployment(
     userId: UserIdQuery = None,
 ) -> DeploymentEnvelope:
     deployment = get_owned_deployment(session, resolve_user_id(user, userId), deployment_id)
-    return DeploymentEnvelope(deployment=_records(session, services, user, [deployment])[0])
+    return DeploymentEnvelope(deployment=deployment_records(session, services, user, [deployment])[0])
 
 
 @router.delete("/v1/deployments/{deployment_id}", response_model=EmptyResult, tags=["deployments"])
@@ -237,7 +258,7 @@ def delete_user_deployment(
     services: Services,
     userId: UserIdQuery = None,
 ) -> EmptyResult:
-    _delete(session, services, user, deployment_id, userId)
+    delete_deployment_record(session, services, user, deployment_id, userId)
     return EmptyResult()
 
 

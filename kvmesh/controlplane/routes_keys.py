@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kvmesh.controlplane import activities
 from kvmesh.controlplane.access import resolve_user_id
+from kvmesh.controlplane.activities import record_activity
 from kvmesh.controlplane.deps import CurrentUser, DbSession, Services
 from kvmesh.controlplane.errors import ApiError
 from kvmesh.controlplane.inputs import ShortText, UserIdQuery
@@ -127,7 +129,19 @@ def list_api_keys(
         query = query.where(ApiKey.deployment_id.is_(None))
     owner = target == user.id
     rows = session.scalars(query).all()
-    return ApiKeysList(apiKeys=[key_record(row, services.secret, owner=owner) for row in rows])
+    records = [key_record(row, services.secret, owner=owner) for row in rows]
+    if owner and any(row.revoked_at is None for row in rows):
+        record_activity(
+            session,
+            user_id=target,
+            action=activities.API_KEYS_REVEALED,
+            actor=user,
+            resource_type=activities.RESOURCE_API_KEY,
+            description=f"listed {len(rows)} API key(s) in clear",
+            details={"keyIds": [row.id for row in rows if row.revoked_at is None][:20]},
+        )
+        session.commit()
+    return ApiKeysList(apiKeys=records)
 
 
 @router.post("/v1/users/api-keys", response_model=ApiKeyEnvelope)
@@ -147,6 +161,15 @@ def create_user_api_key(
         name=body.name.strip(),
         expires_at=expires_at,
         scopes=list(body.scopes),
+    )
+    record_activity(
+        session,
+        user_id=target,
+        action=activities.API_KEY_CREATED,
+        actor=user,
+        resource_type=activities.RESOURCE_API_KEY,
+        resource_id=row.id,
+        description=f"created API key {row.key_prefix}… {row.name!r}".rstrip(),
     )
     session.commit()
     return ApiKeyEnvelope(apiKey=key_record(row, services.secret, owner=target == user.id))
@@ -175,5 +198,14 @@ def delete_user_api_key(
             revoke_api_key(session, target, row.id)
         except AccountError as exc:
             raise ApiError(409, str(exc), "last_api_key") from None
+    record_activity(
+        session,
+        user_id=target,
+        action=activities.API_KEY_REVOKED,
+        actor=user,
+        resource_type=activities.RESOURCE_API_KEY,
+        resource_id=row.id,
+        description=f"revoked API key {row.key_prefix}…",
+    )
     session.commit()
     return EmptyResult()

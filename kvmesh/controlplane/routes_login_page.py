@@ -1,38 +1,38 @@
 """The browser side of `tm auth login`: sign in (session cookie) and approve or deny a CLI code.
 
-CSRF protection is a signed double-submit token: a random nonce lives in the `kvmesh_csrf`
-cookie and every form carries HMAC(key, nonce); a cross-site form can neither read the cookie
-nor compute the HMAC. The session cookie is a short-lived signed JWT (HttpOnly, SameSite=Lax).
+Sessions and CSRF tokens are `web_session`'s, shared with the web console at /console.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
-import jwt
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from kvmesh.controlplane import pages
+from kvmesh.controlplane import activities, pages
+from kvmesh.controlplane.activities import record_activity
 from kvmesh.controlplane.deps import ControlPlaneServices, DbSession, Services
 from kvmesh.controlplane.login_codes import CodeState, decide, find_by_user_code, state_of
-from kvmesh.controlplane.routes_auth import client_ip
-from kvmesh.store.models import CliLoginCode, User, utcnow
-from kvmesh.store.passwords import make_password_hasher, verify_password
-from kvmesh.store.users import find_user_by_email
+from kvmesh.controlplane.web_session import (
+    CSRF_COOKIE,
+    check_password,
+    csrf_nonce,
+    csrf_ok,
+    end_session,
+    signed_in_user,
+    start_session,
+    with_csrf_cookie,
+)
+from kvmesh.controlplane.web_session import (
+    csrf_token as make_csrf_token,
+)
+from kvmesh.store.models import CliLoginCode
 
 router = APIRouter(include_in_schema=False)
 
-SESSION_COOKIE = "kvmesh_session"
-CSRF_COOKIE = "kvmesh_csrf"
-SESSION_TTL_S = 12 * 3600
-WEB_TOKEN_TYPE = "web"
 
 _CODE_PROBLEMS: dict[CodeState, tuple[int, str, str]] = {
     CodeState.UNKNOWN: (
@@ -57,19 +57,6 @@ def _code_url(code: str) -> str:
     return "/cli-login?" + urlencode({"code": code})
 
 
-def _csrf_token(services: ControlPlaneServices, nonce: str) -> str:
-    return hmac.new(services.jwt_key, b"csrf:" + nonce.encode(), hashlib.sha256).hexdigest()
-
-
-def _csrf_ok(request: Request, services: ControlPlaneServices, token: str) -> bool:
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    return bool(nonce) and bool(token) and hmac.compare_digest(_csrf_token(services, nonce), token)
-
-
-def _secure(services: ControlPlaneServices) -> bool:
-    return services.settings.base_url.startswith("https://")
-
-
 def _html(
     services: ControlPlaneServices, request: Request, render: str | None, status: int = 200
 ) -> HTMLResponse:
@@ -79,35 +66,6 @@ def _html(
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
     )
     return response
-
-
-def _nonce(request: Request) -> tuple[str, bool]:
-    existing = request.cookies.get(CSRF_COOKIE, "")
-    return (existing, False) if len(existing) >= 32 else (secrets.token_urlsafe(32), True)
-
-
-def _with_csrf_cookie(
-    response: Response, services: ControlPlaneServices, nonce: str, fresh: bool
-) -> Response:
-    if fresh:
-        response.set_cookie(
-            CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=_secure(services), path="/"
-        )
-    return response
-
-
-def _signed_in_user(request: Request, services: ControlPlaneServices, db: Session) -> User | None:
-    raw = request.cookies.get(SESSION_COOKIE, "")
-    if not raw:
-        return None
-    try:
-        claims = jwt.decode(raw, services.jwt_key, algorithms=["HS256"], options={"require": ["exp", "sub"]})
-    except jwt.PyJWTError:
-        return None
-    if claims.get("typ") != WEB_TOKEN_TYPE:
-        return None
-    user = db.get(User, str(claims["sub"]))
-    return user if user is not None and not user.disabled else None
 
 
 def _problem_page(services: ControlPlaneServices, request: Request, state: CodeState) -> HTMLResponse:
@@ -124,15 +82,15 @@ def _render_code_page(request: Request, services: ControlPlaneServices, db: Sess
     row, state = _pending_code(db, code)
     if row is None or state is not CodeState.PENDING:
         return _problem_page(services, request, state)
-    nonce, fresh = _nonce(request)
-    csrf = _csrf_token(services, nonce)
-    user = _signed_in_user(request, services, db)
+    nonce, fresh = csrf_nonce(request)
+    csrf = make_csrf_token(services, nonce)
+    user = signed_in_user(request, services, db)
     html = (
         pages.approve_page(row.user_code, csrf, user.email)
         if user
         else pages.signin_page(row.user_code, csrf)
     )
-    return _with_csrf_cookie(_html(services, request, html), services, nonce, fresh)
+    return with_csrf_cookie(_html(services, request, html), services, nonce, fresh)
 
 
 @router.get("/cli-login")
@@ -156,41 +114,21 @@ def signin(
     password: FormField = "",
     csrf_token: FormField = "",
 ) -> Response:
-    if not _csrf_ok(request, services, csrf_token):
+    if not csrf_ok(request, services, csrf_token):
         return _csrf_failure(services, request)
     row, state = _pending_code(db, code)
     if row is None or state is not CodeState.PENDING:
         return _problem_page(services, request, state)
-    csrf = _csrf_token(services, request.cookies[CSRF_COOKIE])
-    wait = services.rate_limits.signin.check(client_ip(request))
-    if wait:
-        html = pages.signin_page(
-            row.user_code, csrf, f"Too many sign-in attempts. Try again in {wait}s.", email
+    csrf = make_csrf_token(services, request.cookies[CSRF_COOKIE])
+    result = check_password(request, services, db, email, password)
+    if result.user is None:
+        response = _html(
+            services, request, pages.signin_page(row.user_code, csrf, result.error, email), result.status
         )
-        response = _html(services, request, html, 429)
-        response.headers["Retry-After"] = str(wait)
+        if result.retry_after_s:
+            response.headers["Retry-After"] = str(result.retry_after_s)
         return response
-    user = find_user_by_email(db, email)
-    hasher = services.password_hasher or make_password_hasher()
-    if user is None or user.disabled or not verify_password(hasher, user.password_hash, password):
-        html = pages.signin_page(row.user_code, csrf, "Wrong email or password.", email)
-        return _html(services, request, html, 401)
-    session_token = jwt.encode(
-        {"sub": user.id, "typ": WEB_TOKEN_TYPE, "exp": utcnow() + timedelta(seconds=SESSION_TTL_S)},
-        services.jwt_key,
-        algorithm="HS256",
-    )
-    redirect = RedirectResponse(_code_url(row.user_code), status_code=303)
-    redirect.set_cookie(
-        SESSION_COOKIE,
-        session_token,
-        max_age=SESSION_TTL_S,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(services),
-        path="/",
-    )
-    return redirect
+    return start_session(RedirectResponse(_code_url(row.user_code), status_code=303), services, result.user)
 
 
 @router.post("/cli-login/decision")
@@ -202,9 +140,9 @@ def decision(
     decision: FormField = "",
     csrf_token: FormField = "",
 ) -> Response:
-    if not _csrf_ok(request, services, csrf_token):
+    if not csrf_ok(request, services, csrf_token):
         return _csrf_failure(services, request)
-    user = _signed_in_user(request, services, db)
+    user = signed_in_user(request, services, db)
     if user is None:
         return RedirectResponse(_code_url(code), status_code=303)
     row, state = _pending_code(db, code)
@@ -217,6 +155,17 @@ def decision(
     if not decide(db, row, user.id, approve):
         db.rollback()
         return _problem_page(services, request, state_of(find_by_user_code(db, code)))
+    if approve:
+        record_activity(
+            db,
+            user_id=user.id,
+            action=activities.SIGNED_IN,
+            actor=user,
+            resource_type=activities.RESOURCE_USER,
+            resource_id=user.id,
+            description="approved a CLI sign-in",
+            details={"clientIp": row.client_ip},
+        )
     db.commit()
     if approve:
         html = pages.result_page(
@@ -231,8 +180,6 @@ def decision(
 def signout(
     request: Request, services: Services, code: FormField = "", csrf_token: FormField = ""
 ) -> Response:
-    if not _csrf_ok(request, services, csrf_token):
+    if not csrf_ok(request, services, csrf_token):
         return _csrf_failure(services, request)
-    response = RedirectResponse(_code_url(code), status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    return end_session(RedirectResponse(_code_url(code), status_code=303))

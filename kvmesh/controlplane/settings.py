@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kvmesh.controlplane.quotas import QuotaDefaults
+from kvmesh.engines.settings import EngineSettings
 
 DEFAULT_SIGNUP_CREDIT_MICROS = 10_000_000
 
@@ -16,10 +17,8 @@ class ControlPlaneSettings:
 
     `public_base_url` is what `auth_url` links point at (defaults to http://host:port).
     `argon2_*` exist so tests can use cheap password hashing.
-    The `llama_*`, `engine_*` and `vllm_*` fields are the deployment controller's engine settings
-    (read through `kvmesh.engines.provider.setting`); a deployment's engine_config overrides the
-    `llama_*` ones. `llama_threads` / `llama_ctx_size` of None mean automatic: threads from the core
-    count, context = min(model context, 2048) x parallel slots.
+    `engines` holds the deployment controller's typed engine settings (kvmesh/engines/settings.py);
+    a deployment's engine_config overrides their `llama_*` fields.
     """
 
     database_url: str
@@ -40,18 +39,21 @@ class ControlPlaneSettings:
     catalog_file: Path | None = None
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
-    llama_threads: int | None = None
-    llama_parallel: int = 4
-    llama_ctx_size: int | None = None
-    engine_poll_interval_s: float = 2.0
-    engine_health_interval_s: float = 5.0
-    engine_restart_backoff_s: float = 1.0
-    engine_restart_backoff_cap_s: float = 60.0
-    engine_unhealthy_threshold: int = 3
-    engine_start_timeout_s: float = 120.0
-    vllm_start_timeout_s: float = 900.0
+    engines: EngineSettings = field(default_factory=EngineSettings)
+    tos_version: str = "1"
+    stripe_secret_key: str = field(default="", repr=False)  # a secret: never in repr or logs
+    stripe_api_base: str = ""
     max_deployments_per_user: int = 10
     max_replicas_per_user: int = 16
+
+    def engine_settings(self) -> EngineSettings:
+        """The engine settings as the providers and the deployment controller take them.
+
+        Their data dir defaults to this Control Plane's, so replica logs land under `<data dir>/engines`.
+        """
+        if self.engines.data_dir is not None:
+            return self.engines
+        return replace(self.engines, data_dir=self.data_dir)
 
     @property
     def quota_defaults(self) -> QuotaDefaults:

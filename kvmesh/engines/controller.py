@@ -17,9 +17,11 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kvmesh.background import BackgroundTask
 from kvmesh.engines import deployment_rows as rows
 from kvmesh.engines.processes import EngineStartError, tail_lines
-from kvmesh.engines.provider import EngineProvider, ReplicaHandle, create_provider, setting
+from kvmesh.engines.provider import EngineProvider, ReplicaHandle, create_provider
+from kvmesh.engines.settings import EngineSettings
 
 log = logging.getLogger("kvmesh.engines")
 
@@ -39,7 +41,7 @@ class DeploymentController:
     def __init__(
         self,
         session_factory: rows.SessionFactory,
-        settings: object,
+        settings: EngineSettings,
         providers: Mapping[str, EngineProvider] | None = None,
         secret: bytes | None = None,
     ) -> None:
@@ -52,16 +54,17 @@ class DeploymentController:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._next_health: dict[str, float] = {}
         self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
-        self.poll_interval_s = float(setting(settings, "engine_poll_interval_s", 2.0))
-        self.health_interval_s = float(setting(settings, "engine_health_interval_s", 5.0))
-        self.backoff_base_s = float(setting(settings, "engine_restart_backoff_s", 1.0))
-        self.backoff_cap_s = float(setting(settings, "engine_restart_backoff_cap_s", 60.0))
-        self.unhealthy_threshold = int(setting(settings, "engine_unhealthy_threshold", 3))
+        self._loop = BackgroundTask(self._run, "kvmesh-deployment-controller")
+        self.poll_interval_s = settings.engine_poll_interval_s
+        self.health_interval_s = settings.engine_health_interval_s
+        self.backoff_base_s = settings.engine_restart_backoff_s
+        self.backoff_cap_s = settings.engine_restart_backoff_cap_s
+        self.unhealthy_threshold = settings.engine_unhealthy_threshold
+        # Providers another controller runs (Kubernetes workloads); their deployments are left alone here.
+        self.skip_providers: frozenset[str] = frozenset()
 
     async def start(self) -> None:
-        if self._loop_task is None:
-            self._loop_task = asyncio.create_task(self._run(), name="kvmesh-deployment-controller")
+        self._loop.start()
 
     def wake(self) -> None:
         """Reconcile now instead of at the next poll (call after changing a deployment)."""
@@ -69,11 +72,7 @@ class DeploymentController:
 
     async def stop(self) -> None:
         """Stop the loop and every replica this controller started; their deployments go back to pending."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        await self._loop.stop()
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -109,6 +108,8 @@ class DeploymentController:
         views = await asyncio.to_thread(rows.load_controlled, self._session_factory, self._secret)
         seen = set()
         for view in views:
+            if view.provider in self.skip_providers:
+                continue
             seen.add(view.id)
             if self._busy(view.id):
                 continue

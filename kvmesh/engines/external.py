@@ -6,6 +6,7 @@ from typing import Any
 
 from kvmesh.engines.processes import EngineStartError, http_ok
 from kvmesh.engines.provider import ReplicaHandle, ReplicaSpec
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY
 
 
@@ -23,7 +24,7 @@ class ExternalProvider:
 
     name = "external"
 
-    def __init__(self, settings: object) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
 
     async def start_replica(self, spec: ReplicaSpec, ordinal: int) -> ReplicaHandle:

@@ -11,19 +11,17 @@ from kvmesh.engines.model_files import ModelFileError, resolve_model_file
 from kvmesh.engines.processes import (
     EngineStartError,
     free_port,
-    http_ok,
     tail_lines,
-    terminate,
 )
 from kvmesh.engines.provider import (
+    LocalProcessProvider,
     ReplicaHandle,
     ReplicaSpec,
-    engine_data_dir,
-    setting,
     start_engine_process,
 )
+from kvmesh.engines.settings import DEFAULT_LLAMA_PARALLEL, EngineSettings
 
-DEFAULT_PARALLEL = 4
+DEFAULT_PARALLEL = DEFAULT_LLAMA_PARALLEL
 DEFAULT_CTX_PER_SLOT = 2048
 DEFAULT_CACHE_REUSE = 256
 
@@ -34,17 +32,19 @@ def default_threads(cpu_count: int | None = None) -> int:
     return 1 if cores <= 2 else min(8, cores // 2)
 
 
-def llama_server_args(binary: Path, model: Path, port: int, spec: ReplicaSpec, settings: object) -> list[str]:
+def llama_server_args(
+    binary: Path, model: Path, port: int, spec: ReplicaSpec, settings: EngineSettings
+) -> list[str]:
     """The `llama-server` command line for one replica; engine_config keys override settings.
 
     `--threads-http` is left at llama-server's default (slots + 4): every idle keep-alive
     connection holds one HTTP thread for up to 5 s, and health checks need threads of their own.
     """
     config = spec.engine_config
-    parallel = int(config.get("parallel", setting(settings, "llama_parallel", DEFAULT_PARALLEL)))
-    threads = int(config.get("threads", setting(settings, "llama_threads", default_threads())))
+    parallel = int(config.get("parallel", settings.llama_parallel))
+    threads = int(config.get("threads", settings.llama_threads or default_threads()))
     ctx_default = min(spec.context_length, DEFAULT_CTX_PER_SLOT) * parallel
-    ctx_size = int(config.get("ctx_size", setting(settings, "llama_ctx_size", ctx_default)))
+    ctx_size = int(config.get("ctx_size", settings.llama_ctx_size or ctx_default))
     cache_reuse = int(config.get("cache_reuse", DEFAULT_CACHE_REUSE))
     argv = [
         str(binary),
@@ -70,12 +70,12 @@ def llama_server_args(binary: Path, model: Path, port: int, spec: ReplicaSpec, s
     return argv
 
 
-class LlamaCppProvider:
+class LlamaCppProvider(LocalProcessProvider):
     name = "llamacpp"
 
-    def __init__(self, settings: object) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
-        self.start_timeout_s = float(setting(settings, "engine_start_timeout_s", 120.0))
+        self.start_timeout_s = settings.engine_start_timeout_s
 
     async def start_replica(self, spec: ReplicaSpec, ordinal: int) -> ReplicaHandle:
         binary = find_llama_server()
@@ -88,7 +88,7 @@ class LlamaCppProvider:
             model = resolve_model_file(str(spec.engine_config.get("model", "")) or spec.model_source)
         except ModelFileError as exc:
             raise EngineStartError(f"model not found: {exc}") from exc
-        log_path = engine_data_dir(self.settings) / spec.deployment_id / f"replica-{ordinal}.log"
+        log_path = self.settings.engines_dir / spec.deployment_id / f"replica-{ordinal}.log"
         last_error: EngineStartError | None = None
         for _attempt in range(2):  # a second try covers losing the free port to another process
             port = free_port()
@@ -103,15 +103,6 @@ class LlamaCppProvider:
                     break
         assert last_error is not None
         raise last_error
-
-    async def stop_replica(self, handle: ReplicaHandle) -> None:
-        if handle.process is not None:
-            await terminate(handle.process)
-
-    async def check_health(self, handle: ReplicaHandle) -> bool:
-        if handle.exited() is not None:
-            return False
-        return await http_ok(f"{handle.root_url}/health")
 
     async def describe(self, handle: ReplicaHandle) -> dict[str, Any]:
         return {

@@ -61,9 +61,17 @@ def _die_with_parent_hook() -> Callable[[], None] | None:
 
 
 def launch(
-    argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+    argv: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    die_with_parent: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """Start `argv` with stdout and stderr appended to `log_path`, in its own process group."""
+    """Start `argv` with stdout and stderr appended to `log_path`, in its own process group.
+
+    With `die_with_parent` (engines) the child gets SIGTERM when this process dies; without it
+    (`tm local` servers) the child outlives the command that started it.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(argv)}\n".encode())
@@ -75,7 +83,7 @@ def launch(
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             start_new_session=True,
-            preexec_fn=_die_with_parent_hook(),
+            preexec_fn=_die_with_parent_hook() if die_with_parent else None,
         )
 
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from kvmesh.engines.processes import EngineStartError, launch, terminate, wait_until_healthy
+from kvmesh.engines.processes import EngineStartError, http_ok, launch, terminate, wait_until_healthy
+from kvmesh.engines.settings import EngineSettings
 
 __all__ = [
     "PROVIDERS",
     "EngineProvider",
     "EngineStartError",
+    "LocalProcessProvider",
     "ReplicaHandle",
     "ReplicaSpec",
     "UnknownProviderError",
@@ -77,6 +79,24 @@ class EngineProvider(Protocol):
     async def describe(self, handle: ReplicaHandle) -> dict[str, Any]: ...
 
 
+class LocalProcessProvider:
+    """Stop and health-check for providers whose replicas are processes this host launched.
+
+    `stop_grace_s` is how long a replica gets between SIGTERM and SIGKILL.
+    """
+
+    stop_grace_s = 5.0
+
+    async def stop_replica(self, handle: ReplicaHandle) -> None:
+        if handle.process is not None:
+            await terminate(handle.process, grace_s=self.stop_grace_s)
+
+    async def check_health(self, handle: ReplicaHandle) -> bool:
+        if handle.exited() is not None:
+            return False
+        return await http_ok(f"{handle.root_url}/health")
+
+
 class UnknownProviderError(LookupError):
     pass
 
@@ -88,7 +108,7 @@ PROVIDERS: dict[str, str] = {
 }
 
 
-def create_provider(name: str, settings: object) -> EngineProvider:
+def create_provider(name: str, settings: EngineSettings) -> EngineProvider:
     """Build the provider registered as `name`; `settings` is the Control Plane settings object."""
     target = PROVIDERS.get(name)
     if target is None:
@@ -98,24 +118,6 @@ def create_provider(name: str, settings: object) -> EngineProvider:
     factory = getattr(importlib.import_module(module_name), attr)
     provider: EngineProvider = factory(settings)
     return provider
-
-
-def setting(settings: object, name: str, default: Any) -> Any:
-    """An engine setting: an attribute of the settings object, else its `extra` mapping, else `default`.
-
-    Engine knobs (`llama_threads`, `llama_parallel`, `llama_ctx_size`, `engine_*`) need not be
-    fields of the Control Plane settings class; `extra={"llama_threads": "2"}` works too.
-    """
-    value = getattr(settings, name, None)
-    if value is None:
-        extra = getattr(settings, "extra", None)
-        value = extra.get(name) if isinstance(extra, Mapping) else None
-    return default if value is None else value
-
-
-def engine_data_dir(settings: object) -> Path:
-    base = setting(settings, "data_dir", None)
-    return (Path(base) if base else Path.cwd() / ".kvmesh-data") / "engines"
 
 
 async def start_engine_process(

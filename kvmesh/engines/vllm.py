@@ -20,17 +20,15 @@ import httpx
 from kvmesh.engines.processes import (
     EngineStartError,
     free_port,
-    http_ok,
     tail_lines,
-    terminate,
 )
 from kvmesh.engines.provider import (
+    LocalProcessProvider,
     ReplicaHandle,
     ReplicaSpec,
-    engine_data_dir,
-    setting,
     start_engine_process,
 )
+from kvmesh.engines.settings import EngineSettings
 
 LMCACHE_CONNECTOR = "LMCacheConnectorV1"
 
@@ -117,32 +115,32 @@ class VllmLoad:
         )
 
 
-class VllmProvider:
+class VllmProvider(LocalProcessProvider):
     name = "vllm"
+    stop_grace_s = 20.0
 
-    def __init__(self, settings: object) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
-        self.start_timeout_s = float(setting(settings, "vllm_start_timeout_s", 900.0))
+        self.start_timeout_s = settings.vllm_start_timeout_s
 
     async def start_replica(self, spec: ReplicaSpec, ordinal: int) -> ReplicaHandle:
         port = free_port()
         argv, env = vllm_command(spec, port, ordinal)
-        log_path = engine_data_dir(self.settings) / spec.deployment_id / f"replica-{ordinal}.log"
+        log_path = self.settings.engines_dir / spec.deployment_id / f"replica-{ordinal}.log"
         try:
             return await start_engine_process(
-                self.name, spec, ordinal, port, argv, log_path, self.start_timeout_s, env=env, grace_s=20.0
+                self.name,
+                spec,
+                ordinal,
+                port,
+                argv,
+                log_path,
+                self.start_timeout_s,
+                env=env,
+                grace_s=self.stop_grace_s,
             )
         except FileNotFoundError as exc:
             raise EngineStartError(f"cannot run {argv[0]!r}: install vLLM on this host ({exc})") from exc
-
-    async def stop_replica(self, handle: ReplicaHandle) -> None:
-        if handle.process is not None:
-            await terminate(handle.process, grace_s=20.0)
-
-    async def check_health(self, handle: ReplicaHandle) -> bool:
-        if handle.exited() is not None:
-            return False
-        return await http_ok(f"{handle.root_url}/health")
 
     async def load(self, handle: ReplicaHandle) -> VllmLoad | None:
         try:

@@ -55,7 +55,7 @@ class Admission:
         cap = await self._directory.concurrency_cap(user_id)
         limit = self._default_cap if cap is None else cap
         if limit > 0:
-            if not await self._limiter.acquire(user_id, limit):
+            if not await self._limiter.acquire(user_id, usage_key, limit):
                 raise GatewayError(
                     429,
                     f"Too many concurrent requests: this account may have {limit} in flight; "
@@ -92,7 +92,7 @@ class Admission:
         """Give back the slot; release the hold too unless a usage record will settle it."""
         if admitted.slot:
             admitted.slot = False
-            await self._limiter.release(admitted.user_id)
+            await self._limiter.release(admitted.user_id, admitted.usage_key)
         if admitted.reserved_micros and not metered:
             admitted.reserved_micros = 0
             try:

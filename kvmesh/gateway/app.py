@@ -20,6 +20,7 @@ from kvmesh.gateway.asgi import (
     RequestHeaders,
     Scope,
     Send,
+    direct_body,
     send_bytes,
     send_error,
     send_json,
@@ -31,12 +32,13 @@ from kvmesh.gateway.forwarding import Forwarder
 from kvmesh.gateway.limits import ConcurrencyLimiter, LocalConcurrencyLimiter
 from kvmesh.gateway.metering import UsageRecorder
 from kvmesh.gateway.metrics import GatewayMetrics
-from kvmesh.gateway.proxy import UpstreamClient
 from kvmesh.gateway.replicas import ReplicaPool
 from kvmesh.gateway.reservations import BalanceReservations
 from kvmesh.gateway.routing import policy_by_name
 from kvmesh.gateway.settings import GatewaySettings
+from kvmesh.gateway.shared_limits import RedisConcurrency, connect, key_rate_limiter
 from kvmesh.gateway.spool import UsageSpool
+from kvmesh.gateway.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +84,16 @@ class GatewayApp:
             UsageSpool(settings.spool_dir) if settings.spool_dir is not None else None,
             self.reservations.sweep_expired,
         )
+        self._shared_slots: RedisConcurrency | None = None
+        if limiter is None and settings.redis_url:
+            # One cap for every Gateway sharing the Redis; a slot's lease outlives any request.
+            limiter = self._shared_slots = RedisConcurrency(
+                connect(settings.redis_url), settings.hold_seconds
+            )
         self.limiter = limiter if limiter is not None else LocalConcurrencyLimiter()
         self._request_ids = RequestIds()
         self.authenticator = Authenticator(self.directory, settings.server_secret)
+        self.key_limiter = key_rate_limiter(settings.redis_url, settings.key_requests_per_minute)
         self.forwarder = Forwarder(
             self.authenticator,
             self.directory,
@@ -96,6 +105,7 @@ class GatewayApp:
             settings.max_body_bytes,
             Admission(self.directory, self.limiter, self.reservations, settings),
             self._request_ids.usage_key,
+            self.key_limiter,
         )
         self._owned_engine = engine
 
@@ -115,6 +125,10 @@ class GatewayApp:
         await self.pool.stop()
         await self.recorder.stop()
         await self.upstream.stop()
+        if self.key_limiter is not None:
+            await self.key_limiter.close()
+        if self._shared_slots is not None:
+            await self._shared_slots.close()
         if self._owned_engine is not None:
             self._owned_engine.dispose()
 
@@ -146,7 +160,7 @@ class GatewayApp:
             if endpoint is not None:
                 if method != "POST":
                     raise GatewayError(405, f"{path} accepts POST only.", "method_not_allowed")
-                await self.forwarder.handle(endpoint, headers, receive, send, request_id)
+                await self.forwarder.handle(endpoint, headers, receive, send, request_id, direct_body(scope))
             elif path in GET_PATHS:
                 if method not in ("GET", "HEAD"):
                     raise GatewayError(405, f"{path} accepts GET only.", "method_not_allowed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 from kvmesh.wire import error_body
 
@@ -13,8 +13,35 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+# An ASGI extension of kvmesh's own server (`http_server`): the request's body writer, usable from
+# protocol callbacks. Under another ASGI server it is absent and replies go through `send`.
+DIRECT_BODY_EXTENSION = "kvmesh.direct_body"
+
 JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 SSE_CONTENT_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
+
+
+class DirectBody(Protocol):
+    """Writes the body of a started response without awaiting; flow control by callbacks."""
+
+    @property
+    def paused(self) -> bool: ...
+
+    def write(self, body: bytes) -> None: ...
+
+    @property
+    def client_lost(self) -> bool:
+        """The client's connection is gone (the lost callback, if any, has been called)."""
+        ...
+
+    def set_flow_callbacks(
+        self, on_writable: Callable[[], None] | None, on_lost: Callable[[], None] | None
+    ) -> None: ...
+
+
+def direct_body(scope: Scope) -> DirectBody | None:
+    extensions = scope.get("extensions")
+    return extensions.get(DIRECT_BODY_EXTENSION) if extensions else None
 
 
 class GatewayError(Exception):
@@ -51,25 +78,25 @@ class RequestHeaders:
                 self.content_length = int(value)
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    message = await receive()
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        return body
-    parts = [body]
-    size = len(body)
-    while message.get("more_body", False):
+async def read_body(receive: Receive, limit: int, declared_length: int = -1) -> bytes:
+    """The whole request body; 413 as soon as the declared length or the bytes received pass `limit`."""
+    if declared_length > limit:
+        raise GatewayError(413, f"Request body is larger than {limit} bytes.", "body_too_large")
+    parts: list[bytes] = []
+    size = 0
+    while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise GatewayError(
                 400, "Client disconnected before sending the whole body.", "client_disconnected"
             )
-        chunk = message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise GatewayError(413, f"Request body is larger than {limit} bytes.", "body_too_large")
+        if not message.get("more_body", False):
+            return chunk if not parts else b"".join([*parts, chunk])
         parts.append(chunk)
-    return b"".join(parts)
 
 
 async def send_bytes(

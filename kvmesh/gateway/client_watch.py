@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import TypeVar
 
-from kvmesh.gateway.asgi import Message, Receive, Send
+from kvmesh.gateway.asgi import DirectBody, Message, Receive, Send
 
 T = TypeVar("T")
-CLIENT_CLOSED = 499  # nginx's "client closed request"
+CLIENT_CLOSED = 499  # nginx's "client closed request" (as in kvmesh.gateway.relay.stream)
 
 
 class ClientGone(Exception):
@@ -22,26 +22,39 @@ async def _disconnected(receive: Receive) -> None:
         pass
 
 
-async def unless_client_leaves(step: Awaitable[T], receive: Receive) -> T:
+async def unless_client_leaves(step: Awaitable[T], receive: Receive, direct: DirectBody | None = None) -> T:
     """Await `step` in this task, cancelling it (so its upstream request is closed) if the client
-    disconnects first.
+    disconnects first; then `ClientGone` is raised.
 
     `step` runs in the calling task, not a new one, so what it returns (an upstream response whose bytes
-    are arriving) is used without an extra scheduling delay. Only for the time before the response
-    starts, when nothing else reads `receive`; uvicorn keeps answering `http.disconnect` once a client is
-    gone, so later watchers still see it.
+    are arriving) is used without an extra scheduling delay. On kvmesh's own server (`direct` given) the
+    connection's lost callback cancels the step: no watcher task. Elsewhere a watcher task waits for
+    `http.disconnect` from `receive`; only for the time before the response starts, when nothing else
+    reads `receive` (ASGI servers keep answering `http.disconnect` once a client is gone, so later
+    watchers still see it).
     """
     current = asyncio.current_task()
     assert current is not None
     state = {"finished": False, "gone": False}
 
-    async def watch() -> None:
-        await _disconnected(receive)
+    def client_lost() -> None:
         if not state["finished"]:
             state["gone"] = True
             current.cancel()
 
-    watcher = asyncio.ensure_future(watch())
+    async def watch() -> None:
+        await _disconnected(receive)
+        client_lost()
+
+    watcher: asyncio.Future[None] | None = None
+    if direct is not None:
+        if direct.client_lost:
+            if isinstance(step, Coroutine):
+                step.close()  # never started: nothing upstream to cancel
+            raise ClientGone
+        direct.set_flow_callbacks(None, client_lost)
+    else:
+        watcher = asyncio.ensure_future(watch())
     try:
         result = await step
     except asyncio.CancelledError:
@@ -51,7 +64,10 @@ async def unless_client_leaves(step: Awaitable[T], receive: Receive) -> T:
         raise
     finally:
         state["finished"] = True
-        watcher.cancel()
+        if direct is not None:
+            direct.set_flow_callbacks(None, None)
+        if watcher is not None:
+            watcher.cancel()
     return result
 
 

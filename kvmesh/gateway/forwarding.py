@@ -10,10 +10,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
+from kvmesh.engines.dialects import NativeDialect, native_dialect
 from kvmesh.gateway.admission import Admission
 from kvmesh.gateway.asgi import (
+    DirectBody,
     GatewayError,
     Receive,
     RequestHeaders,
@@ -24,17 +24,18 @@ from kvmesh.gateway.asgi import (
 from kvmesh.gateway.auth import DEPLOYMENT_KEY_OTHER_MODEL, Authenticator, Caller
 from kvmesh.gateway.client_watch import CLIENT_CLOSED, ClientGone, HeldFinalMessage, unless_client_leaves
 from kvmesh.gateway.directory import ON_DEMAND, Directory, Route
-from kvmesh.gateway.endpoints import ProxiedEndpoint, llamacpp_request, llamacpp_response
-from kvmesh.gateway.metering import TokenCounts, UsageRecorder
+from kvmesh.gateway.endpoints import ProxiedEndpoint
+from kvmesh.gateway.metering import NO_TOKENS, TokenCounts, UsageRecorder, UsageRow
 from kvmesh.gateway.metrics import GatewayMetrics
-from kvmesh.gateway.proxy import UpstreamClient, UpstreamFailure, origin_of
+from kvmesh.gateway.relay.stream import relay_stream
+from kvmesh.gateway.relay.unary import relay_unary
 from kvmesh.gateway.replicas import ReplicaPool, ReplicaState
 from kvmesh.gateway.reservations import estimated_prompt_tokens
 from kvmesh.gateway.routing import RouteRequest, RoutingPolicy
-from kvmesh.gateway.streaming import relay_stream
-from kvmesh.gateway.upstream_replies import relay_unary
+from kvmesh.gateway.shared_limits import KeyRateLimiter
+from kvmesh.gateway.upstream import UpstreamClient, UpstreamFailure, origin_of
+from kvmesh.gateway.upstream_http import UpstreamProtocolError, UpstreamResponse
 
-NO_TOKENS = TokenCounts()
 PROMPT_COUNT_TIMEOUT = 5.0
 
 
@@ -69,6 +70,7 @@ class Forwarder:
         max_body_bytes: int,
         admission: Admission,
         usage_keys: Callable[[], str],
+        key_limiter: KeyRateLimiter | None = None,
     ) -> None:
         self._auth = authenticator
         self._directory = directory
@@ -78,6 +80,7 @@ class Forwarder:
         self._recorder = recorder
         self._metrics = metrics
         self._max_body = max_body_bytes
+        self._key_limiter = key_limiter
         self._admission = admission
         self._usage_keys = usage_keys
 
@@ -88,10 +91,21 @@ class Forwarder:
         receive: Receive,
         send: Send,
         request_id: str,
+        direct: DirectBody | None = None,
     ) -> None:
         started = time.perf_counter()
         caller = await self._auth.caller(headers)
-        body = await read_body(receive, self._max_body)
+        if self._key_limiter is not None:
+            decision = await self._key_limiter.hit(caller.api_key_id)
+            if not decision.allowed:
+                limit = self._key_limiter.limit_per_minute
+                raise GatewayError(
+                    429,
+                    f"Rate limit reached: {limit} requests per minute for this API key; "
+                    f"retry in {decision.retry_after_s} s.",
+                    "rate_limit_exceeded",
+                )
+        body = await read_body(receive, self._max_body, headers.content_length)
         request = _parse_request(body)
         model = request.get("model")
         if not isinstance(model, str) or not model.strip():
@@ -108,8 +122,9 @@ class Forwarder:
                 }
                 body = json.dumps(request).encode()
                 strip_usage = True
-        if not endpoint.metered and route.provider == "llamacpp":
-            await self._engine_native(endpoint, route, request, send, request_id)
+        dialect = None if endpoint.metered else native_dialect(route.provider)
+        if dialect is not None:
+            await self._engine_native(dialect, endpoint, route, request, send, request_id)
             return
         usage_key = self._usage_keys()
         admitted = await self._admission.admit(caller.user_id, route, request, usage_key, endpoint.metered)
@@ -119,9 +134,11 @@ class Forwarder:
             request_id, endpoint, caller, route, stream, started, usage_key=usage_key, request=request
         )
         self._metrics.in_flight.inc()
-        final = HeldFinalMessage(send)  # the answer ends only once its usage record is spooled
+        # The answer ends only once its usage record is in the spool: the message that ends the response
+        # (END_OF_BODY of a stream, piped or not; the body of a unary reply) waits in `final`.
+        final = HeldFinalMessage(send)
         try:
-            await self._forward(exchange, body, final.send, receive, strip_usage)
+            await self._forward(exchange, body, final.send, receive, strip_usage, direct)
         finally:
             self._metrics.in_flight.dec()
             try:
@@ -157,7 +174,7 @@ class Forwarder:
             )
         return route
 
-    async def _open(self, exchange: Exchange, body: bytes) -> tuple[aiohttp.ClientResponse, ReplicaState]:
+    async def _open(self, exchange: Exchange, body: bytes) -> tuple[UpstreamResponse, ReplicaState]:
         """Open the upstream request. A failure before the first byte ejects the replica and retries once
         on another one; a pooled keep-alive connection the engine had already closed (llama-server
         closes them after 100 requests) is retried at once, up to twice, without blaming the replica."""
@@ -199,11 +216,17 @@ class Forwarder:
         raise GatewayError(status, f"Upstream replica failed: {failure.message}", f"upstream_{failure.kind}")
 
     async def _forward(
-        self, exchange: Exchange, body: bytes, send: Send, receive: Receive, strip_usage: bool
+        self,
+        exchange: Exchange,
+        body: bytes,
+        send: Send,
+        receive: Receive,
+        strip_usage: bool,
+        direct: DirectBody | None,
     ) -> None:
         exchange.upstream_reached = True
         try:
-            response, replica = await unless_client_leaves(self._open(exchange, body), receive)
+            response, replica = await unless_client_leaves(self._open(exchange, body), receive, direct)
         except ClientGone:
             exchange.status = CLIENT_CLOSED
             raise GatewayError(
@@ -215,7 +238,7 @@ class Forwarder:
         try:
             if exchange.streamed and response.status == 200:
                 outcome = await relay_stream(
-                    response, send, receive, exchange.request_id.encode(), strip_usage
+                    response, send, receive, exchange.request_id.encode(), strip_usage, direct
                 )
                 exchange.status, exchange.tokens = outcome.status, outcome.tokens
                 exchange.first_byte_at = outcome.first_byte_at
@@ -237,21 +260,28 @@ class Forwarder:
             response.close()
 
     async def _engine_native(
-        self, endpoint: ProxiedEndpoint, route: Route, request: dict[str, Any], send: Send, request_id: str
+        self,
+        dialect: NativeDialect,
+        endpoint: ProxiedEndpoint,
+        route: Route,
+        request: dict[str, Any],
+        send: Send,
+        request_id: str,
     ) -> None:
-        """llama-server's /tokenize and /detokenize take other field names; map both ways."""
+        """An engine whose /tokenize and /detokenize take other shapes: map both ways through its dialect."""
         exchange = Exchange(
             request_id, endpoint, Caller("", "", route.surface), route, False, time.perf_counter()
         )
-        if endpoint.path == "/tokenize" and "messages" in request and "prompt" not in request:
-            templated = await self._call_json(exchange, "/apply-template", {"messages": request["messages"]})
+        template = dialect.template_path
+        if template and endpoint.path == "/tokenize" and "messages" in request and "prompt" not in request:
+            templated = await self._call_json(exchange, template, {"messages": request["messages"]})
             request = {
                 **request,
                 "prompt": templated.get("prompt", "") if isinstance(templated, dict) else "",
             }
-        mapped = llamacpp_request(endpoint.path, request)
+        mapped = dialect.request(endpoint.path, request)
         reply = await self._call_json(exchange, endpoint.upstream_path, mapped)
-        await send_json(send, 200, llamacpp_response(endpoint.path, reply), request_id.encode())
+        await send_json(send, 200, dialect.response(endpoint.path, reply), request_id.encode())
 
     async def _call_json(self, exchange: Exchange, path: str, payload: Any) -> Any:
         hop = ProxiedEndpoint(path, path, False, False, at_root=True)
@@ -270,7 +300,7 @@ class Forwarder:
             return json.loads(raw)
         except ValueError as exc:
             raise GatewayError(502, f"Engine {path} returned invalid JSON.", "upstream_invalid_json") from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, UpstreamProtocolError) as exc:
             raise GatewayError(
                 502, f"Engine {path} failed: {type(exc).__name__}", "upstream_protocol"
             ) from exc
@@ -280,25 +310,31 @@ class Forwarder:
 
     async def _prompt_tokens(self, exchange: Exchange) -> int:
         """The prompt's token count when the engine's usage never arrived (the client hung up, the stream
-        died): the engine's own tokenizer for llama.cpp, else an estimate from the text length."""
+        died): the engine's own tokenizer where its dialect has one (llama.cpp), else an estimate."""
         request = exchange.request
-        if exchange.route.provider == "llamacpp" and ("messages" in request or "prompt" in request):
+        dialect = native_dialect(exchange.route.provider)
+        if dialect is not None and ("messages" in request or "prompt" in request):
             try:
                 async with asyncio.timeout(PROMPT_COUNT_TIMEOUT):
-                    return await self._engine_token_count(exchange)
+                    return await self._engine_token_count(dialect, exchange)
             except Exception:  # any failure falls back to the estimate
                 pass
         return estimated_prompt_tokens(request)
 
-    async def _engine_token_count(self, exchange: Exchange) -> int:
+    async def _engine_token_count(self, dialect: NativeDialect, exchange: Exchange) -> int:
         request = exchange.request
         prompt = request.get("prompt")
         if "messages" in request:
-            templated = await self._call_json(exchange, "/apply-template", {"messages": request["messages"]})
+            if dialect.template_path is None:
+                raise ValueError("the engine renders no chat template")
+            templated = await self._call_json(
+                exchange, dialect.template_path, {"messages": request["messages"]}
+            )
             prompt = templated.get("prompt") if isinstance(templated, dict) else None
         if not isinstance(prompt, str):
             raise ValueError("no prompt text to tokenise")
-        reply = await self._call_json(exchange, "/tokenize", {"content": prompt, "add_special": True})
+        mapped = dialect.request("/tokenize", {"prompt": prompt, "add_special_tokens": True})
+        reply = dialect.response("/tokenize", await self._call_json(exchange, "/tokenize", mapped))
         tokens = reply.get("tokens") if isinstance(reply, dict) else None
         if not isinstance(tokens, list):
             raise ValueError("the engine's /tokenize answered no token list")
@@ -316,27 +352,27 @@ class Forwarder:
             else 0
         )
         await self._recorder.record(
-            {
-                "usage_key": exchange.usage_key,
-                "request_id": exchange.request_id,
-                "user_id": caller.user_id,
-                "api_key_id": caller.api_key_id,
-                "deployment_id": route.deployment_id,
-                "surface": caller.surface,
-                "model": route.model,
-                "endpoint": exchange.endpoint.path,
-                "streamed": exchange.streamed,
-                "prompt_tokens": tokens.prompt_tokens,
-                "completion_tokens": tokens.completion_tokens,
-                "cached_tokens": tokens.cached_tokens,
-                "latency_ms": int((now - exchange.started) * 1000),
-                "ttft_ms": int((exchange.first_byte_at - exchange.started) * 1000)
+            UsageRow(
+                request_id=exchange.request_id,
+                user_id=caller.user_id,
+                api_key_id=caller.api_key_id,
+                deployment_id=route.deployment_id,
+                surface=caller.surface,
+                model=route.model,
+                endpoint=exchange.endpoint.path,
+                streamed=exchange.streamed,
+                prompt_tokens=tokens.prompt_tokens,
+                completion_tokens=tokens.completion_tokens,
+                cached_tokens=tokens.cached_tokens,
+                latency_ms=int((now - exchange.started) * 1000),
+                ttft_ms=int((exchange.first_byte_at - exchange.started) * 1000)
                 if exchange.first_byte_at
                 else None,
-                "status_code": exchange.status,
-                "cost_micros": cost,
-                "created_at": datetime.now(UTC),
-            }
+                status_code=exchange.status,
+                cost_micros=cost,
+                created_at=datetime.now(UTC),
+                usage_key=exchange.usage_key,
+            )
         )
         self._metrics.request_done(exchange.endpoint.path, caller.surface, exchange.status)
         self._metrics.proxied(

@@ -6,14 +6,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from kvmesh.background import BackgroundTask
 from kvmesh.gateway.spool import UsageSpool
 from kvmesh.store.models import BalanceReservation, UsageRecord
+from kvmesh.store.usage_rollup import apply_usage_to_rollups
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,8 @@ def write_usage_records(session: Session, rows: list[dict[str, Any]]) -> list[di
     """Write a batch of usage records and settle their balance holds, in the caller's transaction.
 
     Idempotent: rows whose `usage_key` is already stored (a spool replayed after a crash) are skipped.
-    Returns the rows actually inserted — what a per-day rollup must add, in this same transaction.
+    The daily rollups (`kvmesh.store.usage_rollup`) get exactly the rows inserted, in the same transaction,
+    so a replayed spool cannot count a request twice there either. Returns the rows actually inserted.
     """
     keys = [row["usage_key"] for row in rows if row.get("usage_key")]
     connection = session.connection()
@@ -47,6 +51,7 @@ def write_usage_records(session: Session, rows: list[dict[str, Any]]) -> list[di
     if fresh:
         # A Core executemany on the table: several times cheaper than the ORM bulk path per batch.
         connection.execute(USAGE_INSERT, fresh)
+        apply_usage_to_rollups(session, fresh)  # only what was inserted: a replay adds nothing twice
     for start in range(0, len(keys), 500):
         connection.execute(
             delete(BalanceReservation).where(BalanceReservation.usage_key.in_(keys[start : start + 500]))
@@ -59,6 +64,44 @@ class TokenCounts:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+
+
+NO_TOKENS = TokenCounts()
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One metered request, as the Gateway writes it to the `usage_records` table."""
+
+    request_id: str
+    user_id: str
+    api_key_id: str | None
+    deployment_id: str | None
+    surface: str
+    model: str
+    endpoint: str
+    streamed: bool
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    latency_ms: int
+    ttft_ms: int | None
+    status_code: int
+    cost_micros: int
+    created_at: datetime
+    usage_key: str | None = None  # the Gateway's own unique key: makes replaying the spool idempotent
+
+    def as_columns(self) -> dict[str, Any]:
+        """Column name -> value, for the batched Core insert."""
+        return {name: getattr(self, name) for name in USAGE_ROW_FIELDS}
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, Any]) -> UsageRow:
+        """The row back from `as_columns()` output (a replayed spool line); unknown keys are ignored."""
+        return cls(**{name: columns[name] for name in USAGE_ROW_FIELDS if name in columns})
+
+
+USAGE_ROW_FIELDS = tuple(field.name for field in fields(UsageRow))
 
 
 def token_counts(usage: Any) -> TokenCounts | None:
@@ -98,23 +141,23 @@ class UsageRecorder:
         self._batch_size = batch_size
         self._spool = spool
         self._sweep = sweep
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[UsageRow] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._flusher = BackgroundTask(self._flush_loop, "kvmesh-usage-flush")
         self.written = 0
         self.recovered = 0
 
-    async def record(self, row: dict[str, Any]) -> None:
+    async def record(self, row: UsageRow) -> None:
         """Queue the row for the store; with a spool, it is in the spool file when this returns."""
         self._pending.append(row)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
         if self._spool is not None:
             try:
-                self._spool.append(row)
+                self._spool.append(row.as_columns())
             except OSError:
-                log.error("usage record %s is in memory only: spool write failed", row.get("usage_key"))
+                log.error("usage record %s is in memory only: spool write failed", row.usage_key)
 
     @property
     def pending(self) -> int:
@@ -122,17 +165,13 @@ class UsageRecorder:
 
     def start(self) -> None:
         if self._spool is not None:
-            recovered = self._spool.open()
+            recovered = [UsageRow.from_columns(columns) for columns in self._spool.open()]
             self.recovered = len(recovered)
             self._pending[:0] = recovered
-        self._task = asyncio.create_task(self._flush_loop())
+        self._flusher.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._flusher.stop()
         for _ in range(3):
             if not self._pending:
                 break
@@ -158,9 +197,9 @@ class UsageRecorder:
             if self._spool is not None and self._spool.idle:
                 self._spool.truncate()  # everything spooled so far is in the store
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
+    def _write(self, batch: list[UsageRow]) -> None:
         with self._sessions() as session, session.begin():
-            write_usage_records(session, batch)
+            write_usage_records(session, [row.as_columns() for row in batch])
 
     async def _flush_loop(self) -> None:
         flushes = 0

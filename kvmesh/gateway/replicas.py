@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
+from kvmesh.background import BackgroundTask
 from kvmesh.gateway.directory import ReplicaTarget
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class ReplicaPool:
         self._states: dict[str, ReplicaState] = {}
         self._probe = probe
         self._probe_interval = probe_interval
-        self._task: asyncio.Task[None] | None = None
+        self._prober = BackgroundTask(self._probe_loop, "kvmesh-replica-prober")
 
     def candidates(self, targets: Iterable[ReplicaTarget], exclude: str | None = None) -> list[ReplicaState]:
         """Healthy replicas of a route (all of them if every one is ejected: better a try than a 503)."""
@@ -48,14 +48,10 @@ class ReplicaPool:
         return [state.id for state in self._states.values() if state.ejected]
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._probe_loop())
+        self._prober.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._prober.stop()
 
     def _state(self, target: ReplicaTarget) -> ReplicaState:
         state = self._states.get(target.id)

@@ -3,7 +3,7 @@
 The check and the hold are one atomic step in the database, so several Gateway processes on one store
 cannot together spend more than a balance:
 
-- available = credits (ledger) − metered usage − unexpired reservations of the user;
+- available = credits (ledger) − metered usage (daily rollups) − unexpired reservations of the user;
 - the hold is one `INSERT … SELECT … WHERE available >= amount`. On SQLite that statement takes the
   write lock before it reads, so concurrent reservers are serialised by the database; on PostgreSQL the
   user's row is locked first (`SELECT … FOR UPDATE`), so the second reserver's statement sees the first
@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from kvmesh.gateway.directory import Route
-from kvmesh.store.models import BalanceReservation, LedgerEntry, UsageRecord, User, utcnow
+from kvmesh.store.models import BalanceReservation, LedgerEntry, UsageDailyRollup, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +138,16 @@ class BalanceReservations:
 
 
 def available_micros(user_id: str, now: datetime) -> Any:
-    """SQL expression: credits − metered usage − unexpired holds of `user_id`."""
+    """SQL expression: credits − metered usage − unexpired holds of `user_id`. Usage is read from the daily
+    rollup, as `kvmesh.store.users.balance_micros` does (the usage writer keeps both in one transaction)."""
     credits = (
         select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0))
         .where(LedgerEntry.user_id == user_id)
         .scalar_subquery()
     )
     spent = (
-        select(func.coalesce(func.sum(UsageRecord.cost_micros), 0))
-        .where(UsageRecord.user_id == user_id)
+        select(func.coalesce(func.sum(UsageDailyRollup.cost_micros), 0))
+        .where(UsageDailyRollup.user_id == user_id)
         .scalar_subquery()
     )
     held = (

@@ -34,6 +34,9 @@ class GatewaySettings:
     usage_flush_interval: float = 0.5
     usage_batch_size: int = 500
     max_body_bytes: int = 16 * 1024 * 1024
+    # Shared limits (kvmesh.gateway.shared_limits): Redis makes them hold across Gateway replicas.
+    redis_url: str = ""
+    key_requests_per_minute: int = 0  # 0 = no per-key request limit
     default_max_tokens: int = 512
     max_concurrent_requests: int = 64
     spool_dir: Path | None = None

@@ -6,8 +6,10 @@ at once (a small `write` into the page cache, which a killed process cannot lose
 fsyncs in batches — every record written while one fsync runs is covered by the next — so a machine
 crash can lose at most the last few milliseconds, and the answer never waits for the disk. On start a
 Gateway takes over every spool file whose lock it can get (its writer died) and hands the records to the
-store writer, which skips the ones already stored (`usage_key` is unique). Once everything spooled is in
-the store the file is truncated.
+store writer, which skips the ones already stored (`usage_key` is unique). Each worker process of
+`--workers N` has its own file; workers starting together never take over each other's live file (a file
+is locked before it gets a name the glob matches) and never replay one dead file twice (its lock is held
+until it is removed). Once everything spooled is in the store the file is truncated.
 """
 
 from __future__ import annotations
@@ -63,14 +65,18 @@ class UsageSpool:
         self._dirty = False
         self._syncing = False
         self._io_lock = threading.Lock()
-        self._taken: list[Path] = []
+        self._taken: list[tuple[Path, int]] = []
         self._sync_task: asyncio.Future[None] | None = None
 
     def open(self) -> list[dict[str, Any]]:
         """Create this process's file and return the rows left in dead Gateways' files (now ours)."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._fd = _open_private(self.path)
+        # Locked under a name the glob does not match, then renamed: a worker starting at the same moment
+        # never sees our file unlocked, so it cannot take it over as a dead one.
+        hidden = self.directory / f".{self.path.name}.new"
+        self._fd = _open_private(hidden)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(hidden, self.path)
         recovered: list[dict[str, Any]] = []
         for other in sorted(self.directory.glob(SPOOL_GLOB)):
             if other == self.path:
@@ -82,9 +88,10 @@ class UsageSpool:
             # Copy them into our own file first, so dying again before they are stored loses nothing.
             os.write(self._fd, b"".join(encode_row(row) for row in recovered))
             os.fsync(self._fd)
-        for other in self._taken:
+        for other, fd in self._taken:
             with contextlib.suppress(FileNotFoundError):
                 other.unlink()
+            os.close(fd)  # the lock is held until the file is gone: no second worker replays it
         self._taken.clear()
         return recovered
 
@@ -94,16 +101,19 @@ class UsageSpool:
         except FileNotFoundError:
             return None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return None  # a live Gateway owns it
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                raise FileNotFoundError(path)  # another starting worker took it over and removed it
             with os.fdopen(os.dup(fd), "rb") as handle:
                 data = handle.read()
-        finally:
+        except (BlockingIOError, FileNotFoundError):  # a live Gateway owns it, or it is gone
             os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
         rows = [row for line in data.splitlines() if line.strip() and (row := decode_row(line)) is not None]
-        self._taken.append(path)
+        self._taken.append((path, fd))
         log.info("usage spool: recovered %d records from %s", len(rows), path.name)
         return rows
 

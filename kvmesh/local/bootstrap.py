@@ -115,20 +115,16 @@ def _records(payload: Any) -> list[dict[str, Any]]:
 
 def link_serverless(layout: LocalLayout, deployment_id: str) -> None:
     """Let the embedded deployment also back the serverless catalog entry of the same model."""
-    from sqlalchemy import select
-
+    from kvmesh.controlplane.deployments import back_serverless_model
     from kvmesh.store.engine import create_engine_for_url, make_session_factory
-    from kvmesh.store.models import Deployment, ServerlessModel
+    from kvmesh.store.models import Deployment
 
     engine = create_engine_for_url(layout.database_url)
     try:
         with make_session_factory(engine)() as session, session.begin():
             deployment = session.get(Deployment, deployment_id)
             if deployment is not None:
-                deployment.serverless = True
-            entry = session.scalar(select(ServerlessModel).where(ServerlessModel.model == SERVERLESS_MODEL))
-            if entry is not None:
-                entry.deployment_id = deployment_id
+                back_serverless_model(session, deployment, SERVERLESS_MODEL)
     finally:
         engine.dispose()
 

@@ -92,7 +92,17 @@ def main() -> int:
     print(f"\n[demo] {passed}/{len(results)} steps succeeded.")
     stop_command = f"TM_CONFIG_HOME={shlex.quote(root)} tm local down"
     print(f"[demo] The stack is still running. Stop it with:  {stop_command}")
+    print(f"[demo] {console_line()}", flush=True)
     return 0 if all(results) else 1
+
+
+def console_line() -> str:
+    """Where the web console of the running stack is and how to sign in (never the password itself)."""
+    from kvmesh.local.layout import OWNER_EMAIL, LocalLayout
+
+    layout = LocalLayout.from_env()
+    url = layout.read_state().get("controlplane", {}).get("url", "http://127.0.0.1:8080")
+    return f"Web console: {url}/console  (sign in as {OWNER_EMAIL}; password in {layout.password_file})"
 
 
 if __name__ == "__main__":

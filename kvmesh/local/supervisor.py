@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -81,19 +80,9 @@ def spawn(
     argv: Sequence[str], log_path: Path, pid_path: Path, marker: str, env: Mapping[str, str] | None = None
 ) -> PidRecord:
     """Start `argv` detached (own session, survives this CLI), log to `log_path`, write `pid_path`."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(argv)}\n".encode())
-        log.flush()
-        process = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-            close_fds=True,
-        )
+    from kvmesh.engines.processes import launch
+
+    process = launch(argv, log_path, env, die_with_parent=False)
     record = PidRecord(process.pid, process_start_ticks(process.pid), marker)
     pid_path.write_text(record.to_json())
     return record

@@ -9,13 +9,14 @@ secrets are never stored in clear: API keys as a keyed hash (lookup) plus an enc
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -321,3 +322,134 @@ class UserQuota(Base):
     max_replicas: Mapped[int | None] = mapped_column(Integer)
     max_concurrent_requests: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class UsageDailyRollup(Base):
+    """Usage summed per user, UTC day, model, deployment and API key; kept current by the usage writer
+    in the same transaction as the raw rows (`kvmesh.store.usage_rollup`). '' stands for "none" in
+    `deployment_id` / `api_key_id` so they can be part of the key. `savings_picos` is cached tokens x
+    (input − cached price per 1M tokens): pico-dollars, exact; the readers floor it to micro-dollars."""
+
+    __tablename__ = "usage_daily_rollups"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(String(36), primary_key=True, default="")
+    api_key_id: Mapped[str] = mapped_column(String(36), primary_key=True, default="")
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    savings_picos: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# -- account surface (issue 13): audit log, support, billing address, products, terms, Stripe ids --
+
+
+class Activity(Base):
+    """One audited account action; rows are only ever inserted (see `controlplane.activities`)."""
+
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_user_occurred", "user_id", "occurred_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(36))  # the account the action concerns (owner)
+    actor_id: Mapped[str | None] = mapped_column(String(36))  # who did it (an admin, or the owner)
+    actor_type: Mapped[str] = mapped_column(String(40), default="ACTOR_TYPE_USER")
+    actor_display: Mapped[str] = mapped_column(String(320), default="")
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    resource_type: Mapped[str] = mapped_column(String(80), default="")
+    resource_id: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SupportTicket(Base):
+    """A user's support ticket; the operator answers and closes it with `tm admin` commands."""
+
+    __tablename__ = "support_tickets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    ticket_type: Mapped[str] = mapped_column(String(80), default="TICKET_TYPE_GENERAL")
+    status: Mapped[str] = mapped_column(String(40), default="TICKET_STATUS_OPEN")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    messages: Mapped[list[TicketMessage]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan", order_by="TicketMessage.id"
+    )
+
+
+class TicketMessage(Base):
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("support_tickets.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    user_name: Mapped[str] = mapped_column(String(320), default="")
+    user_role: Mapped[str] = mapped_column(String(40), default="USER_ROLE_USER")
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[SupportTicket] = relationship(back_populates="messages")
+
+
+class ReservedDeploymentRequest(Base):
+    """A request for reserved capacity, stored for the operator (`tm admin` lists and answers it)."""
+
+    __tablename__ = "reserved_deployment_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    form: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(40), default="REQUEST_STATUS_OPEN")
+    answer: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class BillingAddress(Base):
+    __tablename__ = "billing_addresses"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Product(Base):
+    """A deployable offering (`tm products list`): seeded from the catalog, editable by admins."""
+
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    required_gpu_num: Mapped[int] = mapped_column(Integer, default=0)
+    family: Mapped[str] = mapped_column(String(80), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TosAcceptance(Base):
+    """A user accepted the operator's terms of service in `version` (the newest row counts)."""
+
+    __tablename__ = "tos_acceptances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(80))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StripeCustomer(Base):
+    __tablename__ = "stripe_customers"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kvmesh.store.models import ApiKey, LedgerEntry, UsageRecord, User, utcnow
+from kvmesh.store.models import ApiKey, LedgerEntry, UsageDailyRollup, User, utcnow
 from kvmesh.store.passwords import MIN_PASSWORD_LENGTH, hash_password, make_password_hasher
 from kvmesh.store.secrets import encrypt_api_key, hash_api_key, new_api_key
 
@@ -154,11 +154,13 @@ def grant_credit(session: Session, user_id: str, amount_micros: int, description
 
 
 def balance_micros(session: Session, user_id: str) -> int:
-    """Σ ledger_entries.amount_micros − Σ usage_records.cost_micros for the user."""
+    """Σ ledger_entries.amount_micros − Σ usage cost (from the daily rollup, which holds every usage row)."""
     credited = session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(LedgerEntry.user_id == user_id)
     )
     spent = session.scalar(
-        select(func.coalesce(func.sum(UsageRecord.cost_micros), 0)).where(UsageRecord.user_id == user_id)
+        select(func.coalesce(func.sum(UsageDailyRollup.cost_micros), 0)).where(
+            UsageDailyRollup.user_id == user_id
+        )
     )
     return int(credited or 0) - int(spent or 0)

@@ -146,3 +146,24 @@ def test_sync_retries_a_busy_control_plane_when_asked(tm: Invoke, standin: Stand
     standin.state.fail_next[:] = [503]
     result = tm("--controlplane-base", standin.base, "--max-retries", "1", "init", "--sync")
     assert result.exit_code == 0, result.output
+
+
+def test_sync_stores_the_account_key_by_default_so_every_deployment_works(
+    tm: Invoke, standin: Standin, tmp_path: Path
+) -> None:
+    write_tokens(tmp_path)
+    standin.state.api_keys[:] = [{"id": "tmk_account", "createdAt": "2026-02-01T00:00:00Z"}]
+    assert tm("--controlplane-base", standin.base, "init", "--sync").exit_code == 0
+    managed = _config(tmp_path)["managed"]
+    assert managed["gateway_api_key"] == "tmk_account"  # type: ignore[index]
+    assert managed["gateway_model_id"] == "smollm2-135m-instruct"  # type: ignore[index]
+
+
+def test_sync_with_deployment_key_scope_stores_the_deployments_own_key(
+    tm: Invoke, standin: Standin, tmp_path: Path
+) -> None:
+    write_tokens(tmp_path)
+    standin.state.api_keys[:] = [{"id": "tmk_account", "createdAt": "2026-02-01T00:00:00Z"}]
+    result = tm("--controlplane-base", standin.base, "init", "--sync", "--key-scope", "deployment")
+    assert result.exit_code == 0, result.output
+    assert _config(tmp_path)["managed"]["gateway_api_key"] == GATEWAY_KEY  # type: ignore[index]

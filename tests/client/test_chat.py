@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmesh.client._chat import (
+from kvmesh.client import (
     ChatInputError,
     ThinkFilter,
     build_chat_body,

@@ -11,8 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from tm_standin import Standin
 
-from kvmesh.client._controlplane import ControlPlaneClient, LoginError, MissingTokenError
-from kvmesh.client._http import HttpStatusError, Transport
+from kvmesh.client import ControlPlaneClient, HttpStatusError, LoginError, MissingTokenError, Transport
 
 pytest_plugins = ("tm_fixtures",)  # the `standin` fixture: a stand-in CP + Gateway
 

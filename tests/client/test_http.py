@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from tm_standin import GATEWAY_KEY, Standin
 
-from kvmesh.client._http import HttpStatusError, NetworkError, Transport, format_status_error, retry_delay
+from kvmesh.client import HttpStatusError, NetworkError, Transport, format_status_error, retry_delay
 
 pytest_plugins = ("tm_fixtures",)  # the `standin` fixture: a stand-in CP + Gateway
 

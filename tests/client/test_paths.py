@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kvmesh.client import auth_json_path, default_config_path, state_root
-from kvmesh.client._paths import auth_json_path_display, config_path_display
+from kvmesh.client import (
+    auth_json_path,
+    auth_json_path_display,
+    config_path_display,
+    default_config_path,
+    state_root,
+)
 
 
 def test_state_root_uses_tm_config_home_stripped() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kvmesh.client._sse import StreamEventError, chat_delta_texts, completion_texts, iter_events
+from kvmesh.client import StreamEventError, chat_delta_texts, completion_texts, iter_events
 
 
 def test_only_data_lines_are_events_and_done_ends_the_stream() -> None:

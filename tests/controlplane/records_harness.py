@@ -12,6 +12,7 @@ from sqlalchemy import update
 from kvmesh.controlplane.tokens import TokenLifetimes, issue_tokens
 from kvmesh.store.models import Deployment, Replica, UsageRecord, utcnow
 from kvmesh.store.passwords import make_password_hasher
+from kvmesh.store.usage_rollup import apply_usage_to_rollups
 from kvmesh.store.users import create_user
 
 PASSWORD = "correct horse battery"
@@ -64,21 +65,21 @@ def record_usage(
     created_at: datetime | None = None,
     surface: str = "on-demand",
 ) -> None:
-    """Write a usage record as the Gateway's metering would."""
+    """Write a usage record and its rollup in one transaction, as the Gateway's metering does."""
+    row = {
+        "request_id": f"req-{utcnow().timestamp()}",
+        "user_id": user_id,
+        "surface": surface,
+        "model": model,
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "cached_tokens": cached_tokens,
+        "cost_micros": cost_micros,
+        "created_at": created_at or utcnow(),
+    }
     with live.app.state.services.session_factory() as session:
-        session.add(
-            UsageRecord(
-                request_id=f"req-{utcnow().timestamp()}",
-                user_id=user_id,
-                surface=surface,
-                model=model,
-                prompt_tokens=10,
-                completion_tokens=5,
-                cached_tokens=cached_tokens,
-                cost_micros=cost_micros,
-                created_at=created_at or utcnow(),
-            )
-        )
+        session.add(UsageRecord(**row))
+        apply_usage_to_rollups(session, [row])
         session.commit()
 
 

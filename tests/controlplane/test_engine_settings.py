@@ -1,19 +1,21 @@
-"""Engine settings are typed Control Plane settings fields, with the engines' own defaults."""
+"""Engine settings are typed Control Plane settings (`engines: EngineSettings`) with the engines' defaults."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from kvmesh.controlplane.settings import ControlPlaneSettings
 from kvmesh.engines.controller import DeploymentController
 from kvmesh.engines.llamacpp import DEFAULT_PARALLEL, LlamaCppProvider, default_threads, llama_server_args
 from kvmesh.engines.provider import ReplicaSpec
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.engines.vllm import VllmProvider
 
 
-def _settings(tmp_path: Path, **engine: float | None) -> ControlPlaneSettings:
-    return replace(ControlPlaneSettings(database_url="sqlite://", data_dir=tmp_path), **engine)
+def _settings(tmp_path: Path, **engine: Any) -> EngineSettings:
+    cp = ControlPlaneSettings(database_url="sqlite://", data_dir=tmp_path, engines=EngineSettings(**engine))
+    return cp.engine_settings()
 
 
 def test_llama_settings_reach_the_llama_server_command_line(tmp_path: Path) -> None:
@@ -49,3 +51,18 @@ def test_controller_timing_settings_are_fields(tmp_path: Path) -> None:
     settings = _settings(tmp_path, engine_poll_interval_s=0.3, engine_unhealthy_threshold=5)
     controller = DeploymentController(lambda: None, settings)  # type: ignore[arg-type, return-value]
     assert controller.poll_interval_s == 0.3 and controller.unhealthy_threshold == 5
+
+
+def test_replica_logs_go_under_the_control_plane_data_dir(tmp_path: Path) -> None:
+    assert _settings(tmp_path).engines_dir == tmp_path / "engines"
+    own = ControlPlaneSettings(
+        database_url="sqlite://", data_dir=tmp_path, engines=EngineSettings(data_dir=tmp_path / "e")
+    )
+    assert own.engine_settings().engines_dir == tmp_path / "e" / "engines"
+
+
+def test_a_misspelt_engine_setting_is_an_error_not_a_default() -> None:
+    import pytest
+
+    with pytest.raises(TypeError):
+        EngineSettings(llama_thread=3)  # type: ignore[call-arg]

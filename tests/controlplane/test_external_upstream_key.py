@@ -8,6 +8,7 @@ from typing import Any
 
 from records_harness import deploy, sign_up
 
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.store.models import Deployment
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, decrypt_secret
 
@@ -74,7 +75,10 @@ def test_an_api_key_given_in_engine_config_is_encrypted_too(control_plane: Any) 
 def test_the_external_replica_still_sends_the_upstream_key(control_plane: Any, serve_app: Any) -> None:
     upstream = HeaderRecordingUpstream()
     upstream_base = serve_app(lambda port: upstream).base_url
-    live = control_plane(run_engines=True, engine_poll_interval_s=0.2, engine_health_interval_s=0.5)
+    live = control_plane(
+        run_engines=True,
+        engines=EngineSettings(engine_poll_interval_s=0.2, engine_health_interval_s=0.5),
+    )
     alice = sign_up(live, "alice@example.com")
     record = deploy(
         alice, "ext", provider="external", upstreamUrl=upstream_base + "/v1", upstreamApiKey=UPSTREAM_KEY

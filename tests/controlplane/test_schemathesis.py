@@ -18,7 +18,12 @@ RECORD_PREFIXES = (
     "/v1/catalog",
     "/v1/users/api-keys",
     "/v1/billing",
-    "/v1/admin/billing",
+    "/v1/admin",
+    "/v1/observability",
+    "/v1/activities",
+    "/v1/support",
+    "/v1/products",
+    "/v1/users/",
 )
 TOTAL_EXAMPLES = 100
 CHECKS = [

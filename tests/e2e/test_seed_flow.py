@@ -216,3 +216,78 @@ def test_infer_doctor_is_ready(home: Path, signed_in: subprocess.CompletedProces
     assert result.returncode == 0, result.stdout + result.stderr
     live = tm(home, "infer", "doctor", "--live", "--exit-status")
     assert live.returncode == 0, live.stdout + live.stderr
+
+
+def _served_deployment_id(home: Path) -> str:
+    listed = tm(home, "--output", "json", "models", "list")
+    assert listed.returncode == 0, listed.stderr
+    ready = [m for m in json.loads(listed.stdout)["models"] if m["modelName"] == SERVED_NAME]
+    return str(ready[0]["deploymentId"])
+
+
+def test_models_chat_answers_through_the_gateway(
+    home: Path, signed_in: subprocess.CompletedProcess[str]
+) -> None:
+    result = tm(home, "models", "chat", _served_deployment_id(home), "--message", "Say hello.")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+def test_logs_show_the_engine_replicas_output(
+    home: Path, signed_in: subprocess.CompletedProcess[str]
+) -> None:
+    result = tm(home, "--output", "json", "logs", _served_deployment_id(home), "--limit", "500")
+    assert result.returncode == 0, result.stderr
+    sources = {line["source"] for line in json.loads(result.stdout)["logs"]}
+    assert "replica-0" in sources
+
+
+def test_metrics_count_the_requests_this_module_sent(
+    home: Path, signed_in: subprocess.CompletedProcess[str]
+) -> None:
+    import time
+
+    deployment = _served_deployment_id(home)
+    assert tm(home, "infer", "chat", "--json", SAY_HELLO).returncode == 0
+    deadline = time.monotonic() + 30
+    while True:  # the Gateway writes usage in batches
+        result = tm(home, "--output", "json", "metrics", "deployment", deployment)
+        assert result.returncode == 0, result.stderr
+        series = {m["name"]: m["data"] for m in json.loads(result.stdout)["metrics"]}
+        if sum(p["value"] for p in series["request_count"]) >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert sum(p["value"] for p in series["request_count"]) >= 1
+    assert sum(p["value"] for p in series["completion_tokens"]) > 0
+    assert max(p["value"] for p in series["latency_ms_p50"]) > 0
+
+
+def test_the_browser_sign_in_is_in_the_activity_log(
+    home: Path, signed_in: subprocess.CompletedProcess[str]
+) -> None:
+    result = tm(home, "--output", "json", "activities", "list", "--action", "ACTIVITY_ACTION_USER_SIGNED_IN")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total"] >= 1
+
+
+def test_logs_follow_prints_each_line_once_until_interrupted(
+    home: Path, signed_in: subprocess.CompletedProcess[str]
+) -> None:
+    import signal
+    import time
+
+    follow = subprocess.Popen(
+        [*TM, "logs", _served_deployment_id(home), "-f", "--interval", "0.5", "--limit", "50"],
+        env=_env(home),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # several polls of the same lines
+    follow.send_signal(signal.SIGINT)
+    stdout, stderr = follow.communicate(timeout=30)
+    assert follow.returncode == 0, stderr
+    lines = stdout.splitlines()
+    assert "Traceback" not in stderr
+    assert 50 <= len(lines) < 100  # ~8 polls of the same 50 lines: printed once, plus any new ones

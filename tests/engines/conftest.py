@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.store.models import Base, CatalogModel, Deployment, User
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -40,9 +40,9 @@ def session_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> SimpleNamespace:
+def settings(tmp_path: Path) -> EngineSettings:
     """Control Plane settings as the controller reads them (fast polling for tests)."""
-    return SimpleNamespace(
+    return EngineSettings(
         data_dir=tmp_path / "server",
         engine_poll_interval_s=0.2,
         engine_health_interval_s=0.5,

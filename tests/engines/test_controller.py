@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kvmesh.engines.controller import DeploymentController
 from kvmesh.engines.processes import free_port, http_ok, launch, tail_lines, terminate, wait_until_healthy
 from kvmesh.engines.provider import ReplicaHandle, ReplicaSpec
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.store.models import Deployment, DeploymentEvent, Replica
 
 STANDIN = Path(__file__).with_name("standin_engine.py")
@@ -85,14 +85,14 @@ def events_of(session_factory: sessionmaker[Session], deployment_id: str) -> lis
 
 
 def make_controller(
-    session_factory: sessionmaker[Session], settings: SimpleNamespace, tmp_path: Path
+    session_factory: sessionmaker[Session], settings: EngineSettings, tmp_path: Path
 ) -> DeploymentController:
     return DeploymentController(session_factory, settings, providers={"standin": StandinProvider(tmp_path)})
 
 
 async def test_pending_deployment_becomes_ready_with_replica_rows(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -112,7 +112,7 @@ async def test_pending_deployment_becomes_ready_with_replica_rows(
 
 async def test_engine_that_exits_at_start_fails_the_deployment_with_its_log(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -132,7 +132,7 @@ async def test_engine_that_exits_at_start_fails_the_deployment_with_its_log(
 
 async def test_unknown_provider_fails_the_deployment(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -147,7 +147,7 @@ async def test_unknown_provider_fails_the_deployment(
 
 async def test_killed_replica_is_restarted_and_counted(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -171,7 +171,7 @@ async def test_killed_replica_is_restarted_and_counted(
 
 async def test_stopping_deployment_stops_processes_and_is_marked_deleted(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:
@@ -198,7 +198,7 @@ async def test_stopping_deployment_stops_processes_and_is_marked_deleted(
 
 async def test_controller_stop_leaves_no_engine_process(
     session_factory: sessionmaker[Session],
-    settings: SimpleNamespace,
+    settings: EngineSettings,
     tmp_path: Path,
     add_deployment: Callable[..., str],
 ) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kvmesh.engines.llamacpp_build import find_llama_server
 from kvmesh.engines.processes import free_port
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.store.models import Deployment, Replica
 
 pytestmark = [
@@ -53,11 +54,13 @@ def controlplane(tmp_path: Path) -> Iterator[RunningControlPlane]:
         port=port,
         argon2_time_cost=1,
         argon2_memory_cost_kib=8,
-        engine_poll_interval_s=0.3,
-        engine_health_interval_s=0.5,
-        engine_restart_backoff_s=0.2,
-        llama_parallel=2,
-        llama_threads=1,
+        engines=EngineSettings(
+            engine_poll_interval_s=0.3,
+            engine_health_interval_s=0.5,
+            engine_restart_backoff_s=0.2,
+            llama_parallel=2,
+            llama_threads=1,
+        ),
     )
     upgrade_database(database_url)
     session_factory = make_session_factory(create_engine_for_url(database_url))

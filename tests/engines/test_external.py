@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from kvmesh.engines.external import ExternalProvider, openai_base
 from kvmesh.engines.processes import EngineStartError, free_port, launch, terminate, wait_until_healthy
 from kvmesh.engines.provider import ReplicaSpec, create_provider
+from kvmesh.engines.settings import EngineSettings
 
 STANDIN = Path(__file__).with_name("standin_engine.py")
 
@@ -31,7 +31,7 @@ def test_base_urls_are_normalised_to_the_v1_base() -> None:
 
 
 async def test_external_endpoint_becomes_a_healthy_replica_with_its_key(upstream: str) -> None:
-    provider = create_provider("external", SimpleNamespace())
+    provider = create_provider("external", EngineSettings())
     spec = ReplicaSpec("d", "s", engine_config={"base_url": upstream, "api_key": "sk-upstream"})
     handle = await provider.start_replica(spec, 0)
     assert handle.url == f"{upstream}/v1"
@@ -43,7 +43,7 @@ async def test_external_endpoint_becomes_a_healthy_replica_with_its_key(upstream
 
 
 async def test_unreachable_endpoint_is_a_start_error() -> None:
-    provider = ExternalProvider(SimpleNamespace())
+    provider = ExternalProvider(EngineSettings())
     spec = ReplicaSpec("d", "s", engine_config={"base_url": f"http://127.0.0.1:{free_port()}"})
     with pytest.raises(EngineStartError, match="answers neither"):
         await provider.start_replica(spec, 0)
@@ -51,7 +51,7 @@ async def test_unreachable_endpoint_is_a_start_error() -> None:
 
 async def test_missing_base_url_is_a_start_error() -> None:
     with pytest.raises(EngineStartError, match="base_url"):
-        await ExternalProvider(SimpleNamespace()).start_replica(ReplicaSpec("d", "s"), 0)
+        await ExternalProvider(EngineSettings()).start_replica(ReplicaSpec("d", "s"), 0)
 
 
 def test_the_controller_decrypts_the_stored_upstream_key_in_memory() -> None:
@@ -72,4 +72,4 @@ async def test_an_upstream_key_that_cannot_be_decrypted_is_a_start_error() -> No
         "d", "s", engine_config={"base_url": "http://127.0.0.1:9", ENCRYPTED_UPSTREAM_KEY: "x"}
     )
     with pytest.raises(EngineStartError, match="cannot decrypt the upstream API key"):
-        await ExternalProvider(SimpleNamespace()).start_replica(spec, 0)
+        await ExternalProvider(EngineSettings()).start_replica(spec, 0)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
 from kvmesh.engines.processes import EngineStartError
 from kvmesh.engines.provider import ReplicaSpec
+from kvmesh.engines.settings import EngineSettings
 from kvmesh.engines.vllm import LMCACHE_CONNECTOR, VllmLoad, VllmProvider, parse_prometheus, vllm_command
 
 METRICS = """\
@@ -68,7 +68,7 @@ def test_older_vllm_gpu_cache_metric_is_understood() -> None:
 
 
 async def test_missing_vllm_binary_is_a_clear_start_error(tmp_path: object) -> None:
-    provider = VllmProvider(SimpleNamespace(data_dir=tmp_path))
+    provider = VllmProvider(EngineSettings(data_dir=tmp_path))
     spec = ReplicaSpec("d", "s", engine_config={"model": "m", "vllm_binary": "/nonexistent/vllm"})
     with pytest.raises(EngineStartError, match="install vLLM"):
         await provider.start_replica(spec, 0)

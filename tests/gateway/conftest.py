@@ -11,6 +11,7 @@ from gateway_harness import SERVED_NAME, SERVERLESS_MODEL, GatewayStore, LiveGat
 from gateway_standin import StandInUpstream
 
 from kvmesh.gateway.app import create_app
+from kvmesh.gateway.server import ThreadedGateway
 from kvmesh.gateway.settings import GatewaySettings
 from kvmesh.store.engine import create_engine_for_url, make_session_factory
 from kvmesh.store.models import Base
@@ -41,7 +42,7 @@ def start_gateway(
             GatewaySettings(database_url=store.url, server_secret=store.secret, probe_interval=0.2),
             **overrides,
         )
-        live = serve_app(lambda port: create_app(settings))
+        live = serve_app(lambda port: create_app(settings), ThreadedGateway)
         return LiveGateway(base_url=live.base_url, app=live.app)
 
     return start

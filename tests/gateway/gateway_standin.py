@@ -3,8 +3,9 @@
 The behaviour is chosen by the last message's content (or a completions prompt):
 `fault:die` (3 chunks then the connection dies), `fault:stall` (1 chunk then silence),
 `fault:stall-head` (no response head for a long time), `fault:bad-json` (200 with a broken body),
-`fault:500` (HTTP 500), `fault:slow` (a normal stream, 0.1 s between chunks);
-anything else is a normal answer of `max_tokens` (default 5) tokens.
+`fault:500` (HTTP 500), `fault:slow` (a normal stream, 0.1 s between chunks), `fault:flood`
+(`max_tokens` events of ~1 KB each, as fast as the reader takes them); anything else is a normal answer
+of `max_tokens` (default 5) tokens.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import threading
 from typing import Any
 
 PROMPT_TOKENS = 7
-STALL_SECONDS = 3.0
-SLOW_CHUNK_SECONDS = 0.1  # past the idle (1 s) and first-byte (2 s) timeouts the tests configure
+FLOOD_PADDING = 900
+STALL_SECONDS = 3.0  # past the idle (1 s) and first-byte (2 s) timeouts the tests configure
+SLOW_CHUNK_SECONDS = 0.1
 
 
 class StandInUpstream:
@@ -95,12 +97,13 @@ class StandInUpstream:
                 await self._stall_unless_disconnected(receive)
             if fault == "slow":
                 await asyncio.sleep(SLOW_CHUNK_SECONDS)
+            content = f"t{index} " + ("x" * FLOOD_PADDING if fault == "flood" else "")
             chunk = {
                 "id": "chatcmpl-standin",
                 "object": "chat.completion.chunk",
                 "created": 1700000000,
                 "model": self.name,
-                "choices": [{"index": 0, "delta": {"content": f"t{index} "}, "finish_reason": None}],
+                "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
             }
             await send({"type": "http.response.body", "body": _event(chunk), "more_body": True})
         self._count(tokens)

@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from gateway_harness import GatewayStore
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from kvmesh.gateway.metering import UsageRecorder, token_counts
+from kvmesh.gateway.metering import UsageRecorder, UsageRow, token_counts
 
 
-def _row(index: int) -> dict[str, Any]:
-    return {
-        "request_id": f"r{index}",
-        "user_id": "u",
-        "api_key_id": None,
-        "deployment_id": None,
-        "surface": "serverless",
-        "model": "m",
-        "endpoint": "/v1/chat/completions",
-        "streamed": False,
-        "prompt_tokens": 1,
-        "completion_tokens": 2,
-        "cached_tokens": 0,
-        "latency_ms": 1,
-        "ttft_ms": None,
-        "status_code": 200,
-        "cost_micros": 0,
-        "created_at": datetime.now(UTC),
-    }
+def _row(index: int) -> UsageRow:
+    return UsageRow(
+        request_id=f"r{index}",
+        user_id="u",
+        api_key_id=None,
+        deployment_id=None,
+        surface="serverless",
+        model="m",
+        endpoint="/v1/chat/completions",
+        streamed=False,
+        prompt_tokens=1,
+        completion_tokens=2,
+        cached_tokens=0,
+        latency_ms=1,
+        ttft_ms=None,
+        status_code=200,
+        cost_micros=0,
+        created_at=datetime.now(UTC),
+    )
 
 
 async def test_stop_flushes_everything_pending(store: GatewayStore) -> None:
@@ -63,3 +62,21 @@ def test_token_counts_read_chat_and_responses_shapes() -> None:
     )
     assert responses is not None and (responses.prompt_tokens, responses.completion_tokens) == (4, 1)
     assert token_counts(None) is None
+
+
+async def test_each_written_batch_updates_the_daily_rollup_in_the_same_transaction(
+    store: GatewayStore,
+) -> None:
+    from sqlalchemy import func, select
+
+    from kvmesh.store.models import UsageDailyRollup
+
+    recorder = UsageRecorder(store.sessions, flush_interval=3600, batch_size=100)
+    for index in range(150):
+        recorder.record(_row(index))
+    await recorder.flush()
+    with store.sessions() as session:
+        requests, completion = session.execute(
+            select(func.sum(UsageDailyRollup.requests), func.sum(UsageDailyRollup.completion_tokens))
+        ).one()
+    assert (requests, completion) == (150, 300) and store.usage_count() == 150

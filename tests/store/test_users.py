@@ -12,6 +12,7 @@ from kvmesh.store.engine import create_engine_for_url, make_session_factory
 from kvmesh.store.models import UsageRecord, utcnow
 from kvmesh.store.passwords import make_password_hasher, verify_password
 from kvmesh.store.secrets import decrypt_api_key
+from kvmesh.store.usage_rollup import apply_usage_to_rollups
 from kvmesh.store.users import (
     AccountError,
     active_account_keys,
@@ -58,9 +59,9 @@ def test_new_account_gets_signup_credit(session: Session) -> None:
 def test_balance_is_ledger_minus_usage(session: Session) -> None:
     user, _ = create_user(session, SECRET, "a@b.io", "password1", hasher=HASHER)
     grant_credit(session, user.id, 2_500_000, "top-up")
-    session.add(
-        UsageRecord(request_id="r1", user_id=user.id, surface="serverless", model="m", cost_micros=1234)
-    )
+    row = {"request_id": "r1", "user_id": user.id, "surface": "serverless", "model": "m", "cost_micros": 1234}
+    session.add(UsageRecord(**row))
+    apply_usage_to_rollups(session, [row])
     session.commit()
     assert balance_micros(session, user.id) == 10_000_000 + 2_500_000 - 1234
 
