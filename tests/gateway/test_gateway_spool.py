@@ -15,7 +15,7 @@ import httpx
 from gateway_harness import SERVED_NAME, SERVERLESS_MODEL, GatewayStore, LiveGateway, Scenario
 from gateway_process import GatewayProcess
 
-from kvmesh.gateway.metering import UsageRecorder
+from kvmesh.gateway.metering import UsageRecorder, UsageRow
 from kvmesh.gateway.spool import UsageSpool, encode_row
 from kvmesh.store.models import BalanceReservation
 
@@ -64,8 +64,9 @@ async def test_replaying_a_spool_skips_records_already_stored(store: GatewayStor
     dead = tmp_path / "usage-1-dead.jsonl"
     dead.write_bytes(b"".join(encode_row(_row(f"k{index}")) for index in range(3)) + b'{"torn')
     recorder = UsageRecorder(store.sessions, 3600, 100)
-    await recorder.record(_row("k0"))  # already stored before the crash
+    await recorder.record(UsageRow.from_columns(_row("k0")))  # already stored before the crash
     await recorder.flush()
+    assert store.usage_count() == 1
     replaying = UsageRecorder(store.sessions, 3600, 100, UsageSpool(tmp_path))
     replaying.start()
     await replaying.stop()
@@ -73,6 +74,39 @@ async def test_replaying_a_spool_skips_records_already_stored(store: GatewayStor
     assert sorted(record.usage_key or "" for record in store.usage()) == ["k0", "k1", "k2"]
     assert not dead.exists()
     assert [path.read_bytes() for path in tmp_path.glob("usage-*.jsonl")] == [b""]
+
+
+async def test_workers_starting_together_replay_a_dead_spool_once(
+    store: GatewayStore, tmp_path: Path
+) -> None:
+    """`--workers N` starts N processes on one spool folder at once: each opens its own file, none takes
+    over a live one's file, and a dead file's records are recovered by exactly one of them."""
+    import threading
+
+    dead = tmp_path / "usage-1-dead.jsonl"
+    dead.write_bytes(b"".join(encode_row(_row(f"k{index}")) for index in range(5)))
+    spools = [UsageSpool(tmp_path) for _ in range(4)]
+    recovered: list[int] = [0] * len(spools)
+    barrier = threading.Barrier(len(spools))
+
+    def open_spool(index: int) -> None:
+        barrier.wait()
+        recovered[index] = len(spools[index].open())
+
+    threads = [threading.Thread(target=open_spool, args=(index,)) for index in range(len(spools))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert sorted(recovered) == [0, 0, 0, 5]
+        assert not dead.exists()
+        assert sorted(path.name for path in tmp_path.glob("usage-*.jsonl")) == sorted(
+            spool.path.name for spool in spools
+        )
+    finally:
+        for spool in spools:
+            spool.close()
 
 
 def test_gateway_sigkilled_right_after_answers_loses_no_usage(scenario: Scenario, tmp_path: Path) -> None:
