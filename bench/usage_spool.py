@@ -18,37 +18,38 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from kvmesh.gateway.metering import UsageRecorder
+from kvmesh.gateway.metering import UsageRecorder, UsageRow
 from kvmesh.gateway.spool import UsageSpool
 
 RECORDS_PER_TASK = 50
 CONCURRENCIES = (1, 8, 64)
 
 
-def _row(index: int) -> dict[str, Any]:
-    return {
-        "usage_key": f"bench-{index}",
-        "request_id": f"bench-{index}",
-        "user_id": "00000000-0000-0000-0000-000000000000",
-        "api_key_id": None,
-        "deployment_id": None,
-        "surface": "serverless",
-        "model": "HuggingFaceTB/SmolLM2-135M-Instruct",
-        "endpoint": "/v1/chat/completions",
-        "streamed": True,
-        "prompt_tokens": 31,
-        "completion_tokens": 12,
-        "cached_tokens": 0,
-        "latency_ms": 250,
-        "ttft_ms": 40,
-        "status_code": 200,
-        "cost_micros": 6,
-        "created_at": datetime.now(UTC),
-    }
+def _row(index: int) -> UsageRow:
+    return UsageRow.from_columns(
+        {
+            "usage_key": f"bench-{index}",
+            "request_id": f"bench-{index}",
+            "user_id": "00000000-0000-0000-0000-000000000000",
+            "api_key_id": None,
+            "deployment_id": None,
+            "surface": "serverless",
+            "model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "endpoint": "/v1/chat/completions",
+            "streamed": True,
+            "prompt_tokens": 31,
+            "completion_tokens": 12,
+            "cached_tokens": 0,
+            "latency_ms": 250,
+            "ttft_ms": 40,
+            "status_code": 200,
+            "cost_micros": 6,
+            "created_at": datetime.now(UTC),
+        }
+    )
 
 
 def _no_store() -> Session:
@@ -65,8 +66,9 @@ async def _run(spool_dir: Path | None, concurrency: int) -> tuple[list[float], i
 
     async def task(offset: int) -> None:
         for index in range(RECORDS_PER_TASK):
+            row = _row(offset + index)
             started = time.perf_counter()
-            await recorder.record(_row(offset + index))
+            await recorder.record(row)
             waits.append(time.perf_counter() - started)
 
     real_fsync = os.fsync
