@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv system-deps llama-server services lint typecheck pytest clean
+.PHONY: demo test test-reliability venv system-deps llama-server services lint typecheck pytest clean
 
 demo: venv system-deps llama-server
 	$(BIN)/python -m kvmesh.local.demo
@@ -44,6 +44,13 @@ typecheck: venv
 
 pytest: venv
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The reliability suite's full profile (minutes): long mixed load and more requests per fault; `make test`
+# runs the same tests with the short profile. Figures go to reliability-figures.jsonl for docs/reliability.md.
+test-reliability: venv system-deps llama-server services
+	rm -f reliability-figures.jsonl
+	KVMESH_RELIABILITY_PROFILE=full KVMESH_RELIABILITY_FIGURES=$(CURDIR)/reliability-figures.jsonl \
+		$(BIN)/python -m pytest -q -p no:randomly tests/reliability $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -103,6 +103,7 @@ def create_app(settings: ControlPlaneSettings) -> FastAPI:
         routes_models_extra,
         routes_observability,
         routes_products,
+        routes_quotas,
         routes_stripe,
         routes_support,
     )
@@ -131,6 +132,7 @@ def create_app(settings: ControlPlaneSettings) -> FastAPI:
     app.include_router(routes_support.router)
     app.include_router(routes_account.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_quotas.router)
     app.include_router(routes_products.router)
     app.include_router(routes_models_extra.router)
     app.include_router(routes_stripe.router)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from kvmesh.controlplane.catalog import DEFAULT_CATALOG_MODEL, ENGINES
 from kvmesh.controlplane.errors import ApiError
+from kvmesh.controlplane.quotas import QuotaDefaults, check_deployment_quota
 from kvmesh.engines.upstream_policy import ADMIN_APPROVED, UpstreamPolicy
 from kvmesh.store.models import ApiKey, CatalogModel, Deployment, DeploymentEvent, ServerlessModel, utcnow
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, encrypt_secret
@@ -189,16 +190,20 @@ def create_deployment(
     *,
     default_cloud_provider: str,
     upstream_policy: UpstreamPolicy | None = STRICT_UPSTREAMS,
+    quota: QuotaDefaults | None = None,
 ) -> Deployment:
     """Insert a `pending` deployment plus its own gateway key (flushes; the caller commits).
 
     `upstream_policy` checks an external upstream's addresses; None trusts them (an admin's request).
+    With `quota`, a deployment past the user's deployment or replica cap is refused (403).
     """
     problem = served_name_problem(request.served_name)
     if problem:
         raise ApiError(400, problem, "invalid_model_name")
     if not 1 <= request.replicas <= MAX_REPLICAS:
         raise ApiError(400, f"replicas must be between 1 and {MAX_REPLICAS}", "invalid_replicas")
+    if quota is not None:
+        check_deployment_quota(session, quota, user_id, new_deployments=1, new_replicas=request.replicas)
     cloud_provider = (request.cloud_provider or "").strip() or default_cloud_provider
     if not CLOUD_PROVIDER_PATTERN.fullmatch(cloud_provider):
         raise ApiError(

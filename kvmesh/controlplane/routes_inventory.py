@@ -89,6 +89,7 @@ def _create(
             request,
             default_cloud_provider=services.settings.gateway_cloud_provider,
             upstream_policy=policy,
+            quota=services.settings.quota_defaults,
         )
         session.flush()
         record_activity(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from kvmesh.controlplane.quotas import QuotaDefaults
 from kvmesh.engines.settings import EngineSettings
 
 DEFAULT_SIGNUP_CREDIT_MICROS = 10_000_000
@@ -48,6 +49,8 @@ class ControlPlaneSettings:
     tos_version: str = "1"
     stripe_secret_key: str = field(default="", repr=False)  # a secret: never in repr or logs
     stripe_api_base: str = ""
+    max_deployments_per_user: int = 10
+    max_replicas_per_user: int = 16
 
     def engine_settings(self) -> EngineSettings:
         """The engine settings as the providers and the deployment controller take them.
@@ -58,6 +61,11 @@ class ControlPlaneSettings:
         data_dir = self.engines.data_dir if self.engines.data_dir is not None else self.data_dir
         allowlist = tuple(dict.fromkeys((*self.engines.upstream_allowlist, *self.upstream_allowlist)))
         return replace(self.engines, data_dir=data_dir, upstream_allowlist=allowlist)
+
+    @property
+    def quota_defaults(self) -> QuotaDefaults:
+        """Per-user caps unless an admin set an override (`PUT /v1/admin/users/{id}/quotas`)."""
+        return QuotaDefaults(self.max_deployments_per_user, self.max_replicas_per_user)
 
     @property
     def base_url(self) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kvmesh import __version__
+from kvmesh.gateway.admission import Admission
 from kvmesh.gateway.asgi import (
     GatewayError,
     Receive,
@@ -29,12 +30,15 @@ from kvmesh.gateway.directory import Directory
 from kvmesh.gateway.endpoints import PROXIED
 from kvmesh.gateway.forwarding import Forwarder
 from kvmesh.gateway.key_usage import KeyUseTracker
+from kvmesh.gateway.limits import ConcurrencyLimiter, LocalConcurrencyLimiter
 from kvmesh.gateway.metering import UsageRecorder
 from kvmesh.gateway.metrics import GatewayMetrics
 from kvmesh.gateway.replicas import ReplicaPool
+from kvmesh.gateway.reservations import BalanceReservations
 from kvmesh.gateway.routing import Router, RoutingMetrics
 from kvmesh.gateway.settings import GatewaySettings
-from kvmesh.gateway.shared_limits import key_rate_limiter
+from kvmesh.gateway.shared_limits import RedisConcurrency, connect, key_rate_limiter
+from kvmesh.gateway.spool import UsageSpool
 from kvmesh.gateway.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -53,12 +57,20 @@ class RequestIds:
     def next(self) -> str:
         return f"{self._prefix}-{next(self._counter):x}"
 
+    def usage_key(self) -> str:
+        """A key unique across Gateway processes and restarts (the prefix is 48 random bits)."""
+        return f"{self._prefix}-u{next(self._counter):x}"
+
 
 class GatewayApp:
     """Routes by exact path; everything long-lived (HTTP pool, usage writer, prober) starts in lifespan."""
 
     def __init__(
-        self, settings: GatewaySettings, session_factory: Callable[[], Session], engine: Engine | None = None
+        self,
+        settings: GatewaySettings,
+        session_factory: Callable[[], Session],
+        engine: Engine | None = None,
+        limiter: ConcurrencyLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = GatewayMetrics()
@@ -66,9 +78,22 @@ class GatewayApp:
         self.upstream = UpstreamClient(settings)
         self.router = Router(settings.routing_policy, settings.routing, RoutingMetrics(self.metrics.registry))
         self.pool = ReplicaPool(self.upstream.probe, settings.probe_interval, on_eject=self.router.forget)
+        self.reservations = BalanceReservations(session_factory, settings.hold_seconds)
         self.recorder = UsageRecorder(
-            session_factory, settings.usage_flush_interval, settings.usage_batch_size
+            session_factory,
+            settings.usage_flush_interval,
+            settings.usage_batch_size,
+            UsageSpool(settings.spool_dir) if settings.spool_dir is not None else None,
+            self.reservations.sweep_expired,
         )
+        self._shared_slots: RedisConcurrency | None = None
+        if limiter is None and settings.redis_url:
+            # One cap for every Gateway sharing the Redis; a slot's lease outlives any request.
+            limiter = self._shared_slots = RedisConcurrency(
+                connect(settings.redis_url), settings.hold_seconds
+            )
+        self.limiter = limiter if limiter is not None else LocalConcurrencyLimiter()
+        self._request_ids = RequestIds()
         self.key_uses = KeyUseTracker(
             session_factory, settings.key_last_used_interval, settings.key_last_used_flush_interval
         )
@@ -83,10 +108,11 @@ class GatewayApp:
             self.recorder,
             self.metrics,
             settings.max_body_bytes,
+            Admission(self.directory, self.limiter, self.reservations, settings),
+            self._request_ids.usage_key,
             self.key_limiter,
         )
         self._owned_engine = engine
-        self._request_ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -108,6 +134,8 @@ class GatewayApp:
         await self.upstream.stop()
         if self.key_limiter is not None:
             await self.key_limiter.close()
+        if self._shared_slots is not None:
+            await self._shared_slots.close()
         if self._owned_engine is not None:
             self._owned_engine.dispose()
 

@@ -29,6 +29,11 @@ class DirectBody(Protocol):
 
     def write(self, body: bytes) -> None: ...
 
+    @property
+    def client_lost(self) -> bool:
+        """The client's connection is gone (the lost callback, if any, has been called)."""
+        ...
+
     def set_flow_callbacks(
         self, on_writable: Callable[[], None] | None, on_lost: Callable[[], None] | None
     ) -> None: ...

@@ -1,4 +1,4 @@
-"""Key, route, model-list and balance lookups from the store, behind in-process refreshing caches."""
+"""Key, route, model-list and quota lookups from the store, behind in-process refreshing caches."""
 
 from __future__ import annotations
 
@@ -15,9 +15,15 @@ from sqlalchemy.orm import Session
 from kvmesh.engines.upstream_policy import ADMIN_APPROVED
 from kvmesh.gateway.cache import RefreshingCache
 from kvmesh.gateway.settings import GatewaySettings
-from kvmesh.store.models import ApiKey, Deployment, Replica, ServerlessModel, User
+from kvmesh.store.models import (
+    ApiKey,
+    Deployment,
+    Replica,
+    ServerlessModel,
+    User,
+    UserQuota,
+)
 from kvmesh.store.secrets import ENCRYPTED_UPSTREAM_KEY, decrypt_secret
-from kvmesh.store.users import balance_micros
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -96,8 +102,8 @@ class Directory:
         self._model_lists: RefreshingCache[str, tuple[str, ...]] = RefreshingCache(
             in_thread(self._load_model_list), settings.route_ttl, hard
         )
-        self._balances: RefreshingCache[str, int] = RefreshingCache(
-            in_thread(self._load_balance), settings.balance_ttl, hard
+        self._concurrency_caps: RefreshingCache[str, int | None] = RefreshingCache(
+            in_thread(self._load_concurrency_cap), settings.key_ttl, hard
         )
 
     async def key(self, key_hash: str) -> KeyRecord | None:
@@ -113,13 +119,9 @@ class Directory:
         """Served names of the user's ready deployments, or the active serverless catalog when None."""
         return await self._model_lists.get(user_id or "")
 
-    async def balance(self, user_id: str) -> int:
-        return await self._balances.get(user_id)
-
-    def spend(self, user_id: str, cost_micros: int) -> None:
-        """Charge a not-yet-flushed cost against the cached balance so spending shows at once."""
-        if cost_micros:
-            self._balances.adjust(user_id, lambda balance: balance - cost_micros)
+    async def concurrency_cap(self, user_id: str) -> int | None:
+        """The admin's per-user override of the concurrent-request cap, or None for the setting."""
+        return await self._concurrency_caps.get(user_id)
 
     def _load_key(self, key_hash: str) -> KeyRecord | None:
         with self._sessions() as session:
@@ -201,9 +203,11 @@ class Directory:
                 ).all()
         return tuple(names)
 
-    def _load_balance(self, user_id: str) -> int:
+    def _load_concurrency_cap(self, user_id: str) -> int | None:
         with self._sessions() as session:
-            return balance_micros(session, user_id)
+            return session.scalar(
+                select(UserQuota.max_concurrent_requests).where(UserQuota.user_id == user_id)
+            )
 
 
 def _ready_replicas(session: Session, deployment: Deployment, secret: bytes) -> tuple[ReplicaTarget, ...]:

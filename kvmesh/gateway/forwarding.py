@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from kvmesh.engines.dialects import NativeDialect, native_dialect
+from kvmesh.gateway.admission import Admission
 from kvmesh.gateway.asgi import (
     DirectBody,
     GatewayError,
@@ -19,6 +22,7 @@ from kvmesh.gateway.asgi import (
     send_json,
 )
 from kvmesh.gateway.auth import DEPLOYMENT_KEY_OTHER_MODEL, Authenticator, Caller
+from kvmesh.gateway.client_watch import CLIENT_CLOSED, ClientGone, HeldFinalMessage, unless_client_leaves
 from kvmesh.gateway.directory import ON_DEMAND, Directory, Route
 from kvmesh.gateway.endpoints import ProxiedEndpoint
 from kvmesh.gateway.metering import NO_TOKENS, TokenCounts, UsageRecorder, UsageRow
@@ -26,10 +30,13 @@ from kvmesh.gateway.metrics import GatewayMetrics
 from kvmesh.gateway.relay.stream import relay_stream
 from kvmesh.gateway.relay.unary import relay_unary
 from kvmesh.gateway.replicas import ReplicaPool, ReplicaState
+from kvmesh.gateway.reservations import estimated_prompt_tokens
 from kvmesh.gateway.routing import Choice, Outcome, Router, RouteRequest
 from kvmesh.gateway.shared_limits import KeyRateLimiter
 from kvmesh.gateway.upstream import UpstreamClient, UpstreamFailure, origin_of
 from kvmesh.gateway.upstream_http import UpstreamProtocolError, UpstreamResponse
+
+PROMPT_COUNT_TIMEOUT = 5.0
 
 
 @dataclass(slots=True)
@@ -47,6 +54,9 @@ class Exchange:
     first_byte_at: float | None = None
     routing: RouteRequest | None = None
     choice: Choice | None = None
+    usage_key: str = ""
+    request: dict[str, Any] = field(default_factory=dict)
+    upstream_reached: bool = False
 
 
 class Forwarder:
@@ -60,6 +70,8 @@ class Forwarder:
         recorder: UsageRecorder,
         metrics: GatewayMetrics,
         max_body_bytes: int,
+        admission: Admission,
+        usage_keys: Callable[[], str],
         key_limiter: KeyRateLimiter | None = None,
     ) -> None:
         self._auth = authenticator
@@ -71,6 +83,8 @@ class Forwarder:
         self._metrics = metrics
         self._max_body = max_body_bytes
         self._key_limiter = key_limiter
+        self._admission = admission
+        self._usage_keys = usage_keys
 
     async def handle(
         self,
@@ -101,10 +115,6 @@ class Forwarder:
         if not model.isascii() and not _encodable(model):
             raise GatewayError(400, "`model` contains unpaired UTF-16 surrogates.", "invalid_model")
         route = await self._route(caller, model)
-        if route.priced and await self._directory.balance(caller.user_id) <= 0:
-            raise GatewayError(
-                402, "Insufficient balance: add credits before calling priced models.", "insufficient_balance"
-            )
         stream = endpoint.metered and request.get("stream") is True
         strip_usage = False
         if stream and endpoint.inject_usage:
@@ -120,7 +130,13 @@ class Forwarder:
         if dialect is not None:
             await self._engine_native(dialect, endpoint, route, request, send, request_id)
             return
-        exchange = Exchange(request_id, endpoint, caller, route, stream, started)
+        usage_key = self._usage_keys()
+        admitted = await self._admission.admit(caller.user_id, route, request, usage_key, endpoint.metered)
+        if admitted.body is not None:
+            body = admitted.body
+        exchange = Exchange(
+            request_id, endpoint, caller, route, stream, started, usage_key=usage_key, request=request
+        )
         exchange.routing = self._router.describe(
             route.deployment_id or route.model,
             route.model,
@@ -131,12 +147,19 @@ class Forwarder:
             [replica.id for replica in route.replicas],
         )
         self._metrics.in_flight.inc()
+        # The answer ends only once its usage record is in the spool: the message that ends the response
+        # (END_OF_BODY of a stream, piped or not; the body of a unary reply) waits in `final`.
+        final = HeldFinalMessage(send)
         try:
-            await self._forward(exchange, body, send, receive, strip_usage, direct)
+            await self._forward(exchange, body, final.send, receive, strip_usage, direct)
         finally:
             self._metrics.in_flight.dec()
-            if endpoint.metered:
-                self._meter(exchange)
+            try:
+                if endpoint.metered:
+                    await self._meter(exchange)
+            finally:
+                await self._admission.finish(admitted, metered=endpoint.metered)
+                await final.release()
 
     async def _route(self, caller: Caller, model: str) -> Route:
         if caller.surface == ON_DEMAND:
@@ -207,6 +230,9 @@ class Forwarder:
                     break
                 tried = replica.id
                 continue
+            except BaseException:  # cancelled: the client left before the answer started
+                replica.outstanding -= 1
+                raise
             return response, replica
         assert failure is not None
         status = 504 if failure.kind == "timeout" else 502
@@ -221,8 +247,14 @@ class Forwarder:
         strip_usage: bool,
         direct: DirectBody | None,
     ) -> None:
+        exchange.upstream_reached = True
         try:
-            response, replica = await self._open(exchange, body)
+            response, replica = await unless_client_leaves(self._open(exchange, body), receive, direct)
+        except ClientGone:
+            exchange.status = CLIENT_CLOSED
+            raise GatewayError(
+                CLIENT_CLOSED, "Client closed the request before the answer started.", "client_closed"
+            ) from None
         except GatewayError as exc:
             exchange.status = exc.status
             raise
@@ -304,16 +336,50 @@ class Forwarder:
             replica.outstanding -= 1
             response.close()
 
-    def _meter(self, exchange: Exchange) -> None:
-        now = time.perf_counter()
+    async def _prompt_tokens(self, exchange: Exchange) -> int:
+        """The prompt's token count when the engine's usage never arrived (the client hung up, the stream
+        died): the engine's own tokenizer where its dialect has one (llama.cpp), else an estimate."""
+        request = exchange.request
+        dialect = native_dialect(exchange.route.provider)
+        if dialect is not None and ("messages" in request or "prompt" in request):
+            try:
+                async with asyncio.timeout(PROMPT_COUNT_TIMEOUT):
+                    return await self._engine_token_count(dialect, exchange)
+            except Exception:  # any failure falls back to the estimate
+                pass
+        return estimated_prompt_tokens(request)
+
+    async def _engine_token_count(self, dialect: NativeDialect, exchange: Exchange) -> int:
+        request = exchange.request
+        prompt = request.get("prompt")
+        if "messages" in request:
+            if dialect.template_path is None:
+                raise ValueError("the engine renders no chat template")
+            templated = await self._call_json(
+                exchange, dialect.template_path, {"messages": request["messages"]}
+            )
+            prompt = templated.get("prompt") if isinstance(templated, dict) else None
+        if not isinstance(prompt, str):
+            raise ValueError("no prompt text to tokenise")
+        mapped = dialect.request("/tokenize", {"prompt": prompt, "add_special_tokens": True})
+        reply = dialect.response("/tokenize", await self._call_json(exchange, "/tokenize", mapped))
+        tokens = reply.get("tokens") if isinstance(reply, dict) else None
+        if not isinstance(tokens, list):
+            raise ValueError("the engine's /tokenize answered no token list")
+        return len(tokens)
+
+    async def _meter(self, exchange: Exchange) -> None:
         tokens, route, caller = exchange.tokens, exchange.route, exchange.caller
+        unreported = tokens.prompt_tokens == 0 and exchange.upstream_reached
+        if unreported and (exchange.status == CLIENT_CLOSED or tokens.completion_tokens > 0):
+            tokens = exchange.tokens = replace(tokens, prompt_tokens=await self._prompt_tokens(exchange))
+        now = time.perf_counter()
         cost = (
             route.cost_micros(tokens.prompt_tokens, tokens.completion_tokens, tokens.cached_tokens)
             if route.priced
             else 0
         )
-        self._directory.spend(caller.user_id, cost)
-        self._recorder.record(
+        await self._recorder.record(
             UsageRow(
                 request_id=exchange.request_id,
                 user_id=caller.user_id,
@@ -333,6 +399,7 @@ class Forwarder:
                 status_code=exchange.status,
                 cost_micros=cost,
                 created_at=datetime.now(UTC),
+                usage_key=exchange.usage_key,
             )
         )
         self._metrics.request_done(exchange.endpoint.path, caller.surface, exchange.status)
@@ -354,11 +421,18 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _parse_request(body: bytes) -> dict[str, Any]:
     try:
-        request = json.loads(body)
-    except ValueError:
-        raise GatewayError(400, "Request body is not valid JSON.", "invalid_json") from None
+        request = json.loads(body, parse_constant=_reject_constant)
+    except RecursionError:
+        raise GatewayError(400, "Request body is nested too deeply.", "invalid_json") from None
+    except ValueError as exc:
+        detail = f" ({exc})" if "not valid JSON" in str(exc) else ""
+        raise GatewayError(400, f"Request body is not valid JSON{detail}.", "invalid_json") from None
     if not isinstance(request, dict):
         raise GatewayError(400, "Request body must be a JSON object.", "invalid_request")
     return request

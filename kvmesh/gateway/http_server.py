@@ -196,6 +196,10 @@ class RequestCycle:
             self._conn.transport.write(body)
 
     @property
+    def client_lost(self) -> bool:
+        return self._conn.lost
+
+    @property
     def paused(self) -> bool:
         """True while the client's socket is full: stop producing until `on_writable` is called."""
         return self._conn.write_paused

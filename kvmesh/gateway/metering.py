@@ -1,4 +1,4 @@
-"""Usage metering off the hot path: records queue in memory and are written to the store in batches."""
+"""Usage metering: each record is spooled before its answer ends, then stored in batches."""
 
 from __future__ import annotations
 
@@ -10,17 +10,53 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from kvmesh.background import BackgroundTask
-from kvmesh.store.models import UsageRecord
+from kvmesh.gateway.spool import UsageSpool
+from kvmesh.store.models import BalanceReservation, UsageRecord
 from kvmesh.store.usage_rollup import apply_usage_to_rollups
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 200_000
 USAGE_INSERT = insert(UsageRecord.metadata.tables[UsageRecord.__tablename__])
+SWEEP_EVERY_FLUSHES = 120
+
+
+def write_usage_records(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Write a batch of usage records and settle their balance holds, in the caller's transaction.
+
+    Idempotent: rows whose `usage_key` is already stored (a spool replayed after a crash) are skipped.
+    The daily rollups (`kvmesh.store.usage_rollup`) get exactly the rows inserted, in the same transaction,
+    so a replayed spool cannot count a request twice there either. Returns the rows actually inserted.
+    """
+    keys = [row["usage_key"] for row in rows if row.get("usage_key")]
+    connection = session.connection()
+    stored: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found = connection.execute(select(UsageRecord.usage_key).where(UsageRecord.usage_key.in_(chunk)))
+        stored.update(key for key in found.scalars() if key is not None)
+    seen: set[str] = set()
+    fresh: list[dict[str, Any]] = []
+    for row in rows:
+        key = row.get("usage_key")
+        if key in stored or key in seen:
+            continue
+        if key:
+            seen.add(key)
+        fresh.append(row)
+    if fresh:
+        # A Core executemany on the table: several times cheaper than the ORM bulk path per batch.
+        connection.execute(USAGE_INSERT, fresh)
+        apply_usage_to_rollups(session, fresh)  # only what was inserted: a replay adds nothing twice
+    for start in range(0, len(keys), 500):
+        connection.execute(
+            delete(BalanceReservation).where(BalanceReservation.usage_key.in_(keys[start : start + 500]))
+        )
+    return fresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +89,16 @@ class UsageRow:
     status_code: int
     cost_micros: int
     created_at: datetime
+    usage_key: str | None = None  # the Gateway's own unique key: makes replaying the spool idempotent
 
     def as_columns(self) -> dict[str, Any]:
         """Column name -> value, for the batched Core insert."""
         return {name: getattr(self, name) for name in USAGE_ROW_FIELDS}
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, Any]) -> UsageRow:
+        """The row back from `as_columns()` output (a replayed spool line); unknown keys are ignored."""
+        return cls(**{name: columns[name] for name in USAGE_ROW_FIELDS if name in columns})
 
 
 USAGE_ROW_FIELDS = tuple(field.name for field in fields(UsageRow))
@@ -80,32 +122,52 @@ def _int(value: Any) -> int:
 
 
 class UsageRecorder:
-    """`record()` is a list append; a background task writes batches every `flush_interval` seconds
-    (sooner once `batch_size` rows wait). `stop()` writes everything left, so a clean shutdown loses nothing;
-    a failed write keeps its rows for the next attempt."""
+    """`record()` spools the row (when a spool is set) and queues it; a background task writes batches every
+    `flush_interval` seconds (sooner once `batch_size` rows wait). `stop()` writes everything left, so a
+    clean shutdown loses nothing; a failed write keeps its rows for the next attempt; a crash loses nothing
+    spooled, since `start()` replays dead Gateways' spool files. The loop also sweeps expired balance holds.
+    """
 
     def __init__(
-        self, session_factory: Callable[[], Session], flush_interval: float, batch_size: int
+        self,
+        session_factory: Callable[[], Session],
+        flush_interval: float,
+        batch_size: int,
+        spool: UsageSpool | None = None,
+        sweep: Callable[[], int] | None = None,
     ) -> None:
         self._sessions = session_factory
         self._flush_interval = flush_interval
         self._batch_size = batch_size
+        self._spool = spool
+        self._sweep = sweep
         self._pending: list[UsageRow] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._flusher = BackgroundTask(self._flush_loop, "kvmesh-usage-flush")
         self.written = 0
+        self.recovered = 0
 
-    def record(self, row: UsageRow) -> None:
+    async def record(self, row: UsageRow) -> None:
+        """Queue the row for the store; with a spool, it is in the spool file when this returns."""
         self._pending.append(row)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
+        if self._spool is not None:
+            try:
+                self._spool.append(row.as_columns())
+            except OSError:
+                log.error("usage record %s is in memory only: spool write failed", row.usage_key)
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
     def start(self) -> None:
+        if self._spool is not None:
+            recovered = [UsageRow.from_columns(columns) for columns in self._spool.open()]
+            self.recovered = len(recovered)
+            self._pending[:0] = recovered
         self._flusher.start()
 
     async def stop(self) -> None:
@@ -114,6 +176,10 @@ class UsageRecorder:
             if not self._pending:
                 break
             await self.flush()
+        if self._spool is not None:
+            if not self._pending:
+                self._spool.truncate()
+            self._spool.close()
 
     async def flush(self) -> None:
         async with self._lock:
@@ -122,23 +188,29 @@ class UsageRecorder:
                 del self._pending[: len(batch)]
                 try:
                     await asyncio.to_thread(self._write, batch)
-                except Exception:
-                    log.exception("writing %d usage records failed; will retry", len(batch))
+                except Exception as exc:
+                    log.error("writing %d usage records failed; will retry: %s", len(batch), exc)
                     self._pending[:0] = batch
                     del self._pending[MAX_PENDING:]
                     return
                 self.written += len(batch)
+            if self._spool is not None and self._spool.idle:
+                self._spool.truncate()  # everything spooled so far is in the store
 
     def _write(self, batch: list[UsageRow]) -> None:
-        # A Core executemany on the table: several times cheaper than the ORM bulk path per batch.
-        rows = [row.as_columns() for row in batch]
         with self._sessions() as session, session.begin():
-            session.connection().execute(USAGE_INSERT, rows)
-            apply_usage_to_rollups(session, rows)
+            write_usage_records(session, [row.as_columns() for row in batch])
 
     async def _flush_loop(self) -> None:
+        flushes = 0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
             await self.flush()
+            flushes += 1
+            if self._sweep is not None and flushes % SWEEP_EVERY_FLUSHES == 1:
+                try:
+                    await asyncio.to_thread(self._sweep)
+                except Exception as exc:
+                    log.error("sweeping expired balance holds failed: %s", exc)

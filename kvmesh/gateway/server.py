@@ -7,12 +7,15 @@ connections over them and each has its own event loop, caches, upstream pool and
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import signal
 import socket
 import threading
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from kvmesh.engines.upstream_policy import ALLOWLIST_ENV
 from kvmesh.gateway.app import GatewayApp, create_app
@@ -25,6 +28,8 @@ DATA_DIR_ENV = "KVMESH_GATEWAY_DATA_DIR"
 REDIS_URL_ENV = "KVMESH_GATEWAY_REDIS_URL"
 KEY_RPM_ENV = "KVMESH_GATEWAY_KEY_REQUESTS_PER_MINUTE"
 ROUTING_POLICY_ENV = "KVMESH_GATEWAY_ROUTING_POLICY"  # the default for deployments that choose none
+TUNING_ENV = "KVMESH_GATEWAY_TUNING"  # JSON of GatewaySettings fields (timeouts, caps) for the workers
+SPOOL_FOLDER = "usage-spool"
 GRACEFUL_SECONDS = 30.0
 
 
@@ -34,9 +39,12 @@ def settings_for(
     redis_url: str = "",
     key_requests_per_minute: int = 0,
     upstream_allowlist: tuple[str, ...] | None = None,
+    tuning: dict[str, Any] | None = None,
 ) -> GatewaySettings:
     """Settings from the CLI arguments, falling back to the store's default URL and data dir (and the
-    allowlist to `KVMESH_UPSTREAM_ALLOWLIST`, which is how `--workers N` processes receive it)."""
+    allowlist to `KVMESH_UPSTREAM_ALLOWLIST`, which is how `--workers N` processes receive it); the
+    usage spool lives in `<data dir>/usage-spool` (one file per process). `tuning` sets
+    GatewaySettings fields by name (timeouts, caps, flush interval); an unknown name is a TypeError."""
     from kvmesh.store.engine import default_data_dir, default_database_url
     from kvmesh.store.secrets import load_server_secret
 
@@ -47,7 +55,7 @@ def settings_for(
             f"{ROUTING_POLICY_ENV}={default_policy!r} is not a routing policy; "
             f"choose one of: {', '.join(POLICY_NAMES)}"
         )
-    return GatewaySettings(
+    settings = GatewaySettings(
         database_url=database_url or default_database_url(),
         server_secret=load_server_secret(directory / "server-secret"),
         redis_url=redis_url,
@@ -57,7 +65,9 @@ def settings_for(
         upstream_allowlist=upstream_allowlist
         if upstream_allowlist is not None
         else tuple(os.environ.get(ALLOWLIST_ENV, "").split()),
+        spool_dir=directory / SPOOL_FOLDER,
     )
+    return replace(settings, **(tuning or {}))
 
 
 def app_from_environment() -> GatewayApp:
@@ -69,6 +79,7 @@ def app_from_environment() -> GatewayApp:
             Path(data_dir) if data_dir else None,
             os.environ.get(REDIS_URL_ENV, ""),
             int(os.environ.get(KEY_RPM_ENV) or 0),
+            tuning=json.loads(os.environ.get(TUNING_ENV) or "{}"),
         )
     )
 
@@ -113,15 +124,17 @@ def serve(
     redis_url: str = "",
     key_requests_per_minute: int = 0,
     upstream_allowlist: tuple[str, ...] = (),
+    tuning: dict[str, Any] | None = None,
 ) -> None:
     if workers <= 1:
         settings = settings_for(
-            database_url, data_dir, redis_url, key_requests_per_minute, upstream_allowlist
+            database_url, data_dir, redis_url, key_requests_per_minute, upstream_allowlist, tuning
         )
         _run_loop(create_app(settings), [listening_socket(host, port, False)])
         return
     os.environ[ALLOWLIST_ENV] = " ".join(upstream_allowlist)
-    settings_for(database_url, data_dir)  # fail fast in the parent (and create the secret file once)
+    # Fail fast in the parent (and create the secret file once).
+    settings_for(database_url, data_dir, tuning=tuning)
     if database_url:
         os.environ[DATABASE_URL_ENV] = database_url
     if data_dir is not None:
@@ -129,6 +142,7 @@ def serve(
     # Worker processes are spawned: they read their settings from the environment (app_from_environment).
     os.environ[REDIS_URL_ENV] = redis_url
     os.environ[KEY_RPM_ENV] = str(key_requests_per_minute)
+    os.environ[TUNING_ENV] = json.dumps(tuning or {})
     # Bind (without listening) in the parent so a busy port fails here with one clear error, not in N
     # children; a socket that does not listen takes no connections from the workers' group.
     probe = listening_socket(host, port, reuse_port=True, listen=False)

@@ -107,7 +107,8 @@ return 1
 
 
 class RedisConcurrency:
-    """Per-user requests in flight across all Gateways; a slot is a lease that ends by itself."""
+    """Per-user requests in flight across all Gateways; a slot is a lease that ends by itself. The
+    Gateway's `ConcurrencyLimiter` (kvmesh.gateway.limits) when `--redis-url` is set."""
 
     def __init__(self, redis: Redis, lease_s: float = 600.0) -> None:
         self._redis = redis
@@ -137,6 +138,9 @@ class RedisConcurrency:
     async def in_flight(self, user_id: str) -> int:
         await self._redis.zremrangebyscore(self._key(user_id), "-inf", time.time())
         return int(await self._redis.zcard(self._key(user_id)))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
 
 
 def connect(redis_url: str) -> Redis:

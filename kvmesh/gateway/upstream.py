@@ -30,7 +30,8 @@ def origin_of(base_url: str) -> str:
 
 class UpstreamClient:
     """Opens requests to replicas. Streams read with `idle_timeout` between chunks (headers included);
-    non-stream replies may take up to `first_byte_timeout` to start."""
+    non-stream replies may take up to `first_byte_timeout` to start; no exchange takes longer than
+    `total_timeout` in all (from the request sent to the last body byte)."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
@@ -39,6 +40,7 @@ class UpstreamClient:
         self._unary_timeout = settings.first_byte_timeout
         self._probe_timeout = settings.connect_timeout + PROBE_TIMEOUT_EXTRA
         self._policy = UpstreamPolicy.parse(settings.upstream_allowlist)
+        self._total_timeout = settings.total_timeout or None
 
     async def start(self) -> None:
         self._pool = UpstreamPool(self._settings.connect_timeout, KEEPALIVE_SECONDS)
@@ -72,7 +74,9 @@ class UpstreamClient:
         timeout = self._stream_timeout if stream else self._unary_timeout
         policy = self._policy if guarded else None
         try:
-            return await self._pool.request(method, url, headers, body, timeout, timeout, policy)
+            return await self._pool.request(
+                method, url, headers, body, timeout, timeout, policy, self._total_timeout
+            )
         except UpstreamRefused as exc:
             raise UpstreamFailure("refused", str(exc)) from exc
         except TimeoutError as exc:

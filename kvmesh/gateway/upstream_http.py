@@ -162,6 +162,7 @@ class UpstreamResponse:
         self._closed = False
         self._consumer: BodyConsumer | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None
         self._paused = False
         self.status = 0
         self.keep_alive = False
@@ -267,6 +268,18 @@ class UpstreamResponse:
         else:
             self._arm_idle_timer()
 
+    def set_deadline(self, seconds: float) -> None:
+        """Fail the exchange with `TimeoutError` (and close its connection) `seconds` from now unless it
+        has finished by then: the upstream total timeout, whether the body is read or piped."""
+        self._deadline = asyncio.get_running_loop().call_later(seconds, self._deadline_passed, seconds)
+
+    def _deadline_passed(self, seconds: float) -> None:
+        self._deadline = None
+        if self.finished or self._error is not None or self._closed:
+            return
+        self.fail(TimeoutError(f"the replica's answer took longer than {seconds:g} s in all"))
+        self._conn.close()
+
     # -- reading
 
     async def wait_head(self, timeout: float) -> None:
@@ -313,6 +326,9 @@ class UpstreamResponse:
             return
         self._closed = True
         self._stop_idle_timer()
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         self._consumer = None
         conn = self._conn
         conn.release()
@@ -350,8 +366,10 @@ class UpstreamPool:
         head_timeout: float,
         read_timeout: float,
         policy: UpstreamPolicy | None = None,
+        total_timeout: float | None = None,
     ) -> UpstreamResponse:
-        """Send the request and wait for the response head (at most `head_timeout` s).
+        """Send the request and wait for the response head (at most `head_timeout` s); with
+        `total_timeout`, the whole exchange fails with `TimeoutError` once it has taken that long.
 
         With a `policy`, the connection goes only to an address it allows (`UpstreamRefused` otherwise)."""
         parts = urlsplit(url)
@@ -367,6 +385,8 @@ class UpstreamPool:
         payload = body or b""
         head.append(f"content-length: {len(payload)}\r\n\r\n")
         response = UpstreamResponse(self, conn, read_timeout)
+        if total_timeout is not None:
+            response.set_deadline(total_timeout)
         conn.begin(response, "".join(head).encode("latin-1") + payload)
         try:
             await response.wait_head(head_timeout)

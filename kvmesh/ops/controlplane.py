@@ -182,6 +182,20 @@ def controlplane() -> None:
     help="Network (CIDR) of a reverse proxy whose X-Forwarded-For is believed for per-IP limits; "
     "repeat for several (default: none, the peer address counts).",
 )
+@click.option(
+    "--max-deployments-per-user",
+    type=click.IntRange(0, 1_000_000),
+    default=10,
+    show_default=True,
+    help="Live deployments a user may have unless an admin set an override.",
+)
+@click.option(
+    "--max-replicas-per-user",
+    type=click.IntRange(0, 1_000_000),
+    default=16,
+    show_default=True,
+    help="Replicas a user's live deployments may ask for in all unless an admin set an override.",
+)
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
 def serve(
     host: str,
@@ -207,6 +221,8 @@ def serve(
     stripe_api_base: str,
     allow_upstream: tuple[str, ...],
     trusted_proxies: tuple[str, ...],
+    max_deployments_per_user: int,
+    max_replicas_per_user: int,
     log_level: str,
 ) -> None:
     """Run the Control Plane HTTP server (migrates the database first).
@@ -255,6 +271,8 @@ def serve(
         tos_version=tos_version.strip() or "1",
         stripe_secret_key=os.environ.get("KVMESH_STRIPE_SECRET_KEY", "").strip(),
         stripe_api_base=stripe_api_base.strip(),
+        max_deployments_per_user=max_deployments_per_user,
+        max_replicas_per_user=max_replicas_per_user,
     )
     serve_controlplane(settings)
 

@@ -46,6 +46,56 @@ def gateway() -> None:
 )
 @allow_upstream_option
 @click.option("--log-level", default="info", show_default=True, help="Python log level.")
+@click.option(
+    "--upstream-connect-timeout",
+    type=click.FloatRange(0.1, 600),
+    default=3.0,
+    show_default=True,
+    help="Seconds to connect to a replica.",
+)
+@click.option(
+    "--upstream-first-byte-timeout",
+    type=click.FloatRange(0.1, 86400),
+    default=300.0,
+    show_default=True,
+    help="Seconds a non-streamed reply may take to start.",
+)
+@click.option(
+    "--upstream-idle-timeout",
+    type=click.FloatRange(0.1, 86400),
+    default=60.0,
+    show_default=True,
+    help="Seconds a stream may stay silent (the response head included).",
+)
+@click.option(
+    "--upstream-total-timeout",
+    type=click.FloatRange(1, 86400),
+    default=900.0,
+    show_default=True,
+    help="Seconds one upstream exchange may take in all; also how long a balance hold outlives a crash.",
+)
+@click.option(
+    "--default-max-tokens",
+    type=click.IntRange(1, 1_000_000),
+    default=512,
+    show_default=True,
+    help="Answer length reserved and sent upstream for a priced request without max_tokens.",
+)
+@click.option(
+    "--max-concurrent-requests",
+    type=click.IntRange(0, 1_000_000),
+    default=64,
+    show_default=True,
+    help="Per-user cap on requests in flight unless an admin set one (0: no cap); in this process, "
+    "or across every Gateway sharing --redis-url when set.",
+)
+@click.option(
+    "--usage-flush-interval",
+    type=click.FloatRange(0.01, 3600),
+    default=0.5,
+    show_default=True,
+    help="Seconds between batched usage writes to the store (records are spooled to disk first).",
+)
 def gateway_serve(
     host: str,
     port: int,
@@ -56,6 +106,13 @@ def gateway_serve(
     key_requests_per_minute: int,
     allow_upstream: tuple[str, ...],
     log_level: str,
+    upstream_connect_timeout: float,
+    upstream_first_byte_timeout: float,
+    upstream_idle_timeout: float,
+    upstream_total_timeout: float,
+    default_max_tokens: int,
+    max_concurrent_requests: int,
+    usage_flush_interval: float,
 ) -> None:
     """Run the Gateway HTTP server against the shared database.
 
@@ -70,6 +127,15 @@ def gateway_serve(
     restrict_umask()
     url, directory = resolve_server_paths(database_url, data_dir)
     configure_logging(log_level)
+    tuning = {
+        "connect_timeout": upstream_connect_timeout,
+        "first_byte_timeout": upstream_first_byte_timeout,
+        "idle_timeout": upstream_idle_timeout,
+        "total_timeout": upstream_total_timeout,
+        "default_max_tokens": default_max_tokens,
+        "max_concurrent_requests": max_concurrent_requests,
+        "usage_flush_interval": usage_flush_interval,
+    }
     try:
         # routing settings from the environment: fail with one clear line before serving
         settings_for(url, directory, redis_url, key_requests_per_minute)
@@ -84,4 +150,5 @@ def gateway_serve(
         redis_url=redis_url,
         key_requests_per_minute=key_requests_per_minute,
         upstream_allowlist=checked_allowlist(allow_upstream),
+        tuning=tuning,
     )

@@ -219,7 +219,10 @@ class UsageRecord(Base):
     """One inference request as metered by the Gateway (written in batches)."""
 
     __tablename__ = "usage_records"
-    __table_args__ = (Index("ix_usage_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_usage_user_created", "user_id", "created_at"),
+        UniqueConstraint("usage_key", name="uq_usage_records_usage_key"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -238,6 +241,9 @@ class UsageRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer, default=200)
     cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The Gateway's own id for this record (unique; NULL on rows from before it existed). `request_id` is
+    # the client's X-Request-Id and may repeat; `usage_key` makes replaying the Gateway's spool idempotent.
+    usage_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class LedgerEntry(Base):
@@ -291,6 +297,34 @@ class ServerSetting(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BalanceReservation(Base):
+    """Money held for one in-flight priced request (its maximum cost), taken before the upstream call.
+
+    Deleted in the same transaction that writes the request's usage record (settle); a row left by a
+    Gateway that died stops counting at `expires_at` and is then swept.
+    """
+
+    __tablename__ = "balance_reservations"
+
+    usage_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36), index=True)
+    amount_micros: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class UserQuota(Base):
+    """An admin's per-user override of the quota settings; NULL fields fall back to the server setting."""
+
+    __tablename__ = "user_quotas"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    max_deployments: Mapped[int | None] = mapped_column(Integer)
+    max_replicas: Mapped[int | None] = mapped_column(Integer)
+    max_concurrent_requests: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class UsageDailyRollup(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 
 from gateway_standin import StandInUpstream
@@ -124,6 +125,13 @@ class GatewayStore:
     def replica_url(self, replica_id: str) -> str:
         with self.sessions() as session:
             return session.get_one(Replica, replica_id).url
+
+    def wait_for_usage(self, count: int, timeout: float = 15.0) -> list[UsageRecord]:
+        """The usage rows once `count` are stored (the Gateway writes them in batches)."""
+        deadline = time.monotonic() + timeout
+        while self.usage_count() < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.usage()
 
     def usage_count(self) -> int:
         with self.sessions() as session:

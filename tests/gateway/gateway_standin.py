@@ -3,8 +3,9 @@
 The behaviour is chosen by the last message's content (or a completions prompt):
 `fault:die` (3 chunks then the connection dies), `fault:stall` (1 chunk then silence),
 `fault:stall-head` (no response head for a long time), `fault:bad-json` (200 with a broken body),
-`fault:500` (HTTP 500), `fault:flood` (`max_tokens` events of ~1 KB each, as fast as the reader
-takes them); anything else is a normal answer of `max_tokens` (default 5) tokens.
+`fault:500` (HTTP 500), `fault:slow` (a normal stream, 0.1 s between chunks), `fault:flood`
+(`max_tokens` events of ~1 KB each, as fast as the reader takes them); anything else is a normal answer
+of `max_tokens` (default 5) tokens.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 PROMPT_TOKENS = 7
 FLOOD_PADDING = 900
 STALL_SECONDS = 3.0  # past the idle (1 s) and first-byte (2 s) timeouts the tests configure
+SLOW_CHUNK_SECONDS = 0.1
 
 
 class StandInUpstream:
@@ -53,7 +55,7 @@ class StandInUpstream:
             self.bodies.append(request)
         fault = _fault_of(request)
         if fault == "stall-head":
-            await asyncio.sleep(STALL_SECONDS)
+            await self._stall_unless_disconnected(receive)
         if fault == "500":
             await _send(send, 500, None, b"internal engine failure")
             return
@@ -93,6 +95,8 @@ class StandInUpstream:
                 raise ConnectionError("stand-in dies mid-stream")
             if fault == "stall" and index == 1:
                 await self._stall_unless_disconnected(receive)
+            if fault == "slow":
+                await asyncio.sleep(SLOW_CHUNK_SECONDS)
             content = f"t{index} " + ("x" * FLOOD_PADDING if fault == "flood" else "")
             chunk = {
                 "id": "chatcmpl-standin",

@@ -161,3 +161,24 @@ def test_engine_closing_kept_alive_connections_never_surfaces(
     with httpx.Client(base_url=gateway.base_url, headers=headers) as client:
         statuses = {client.post("/tokenize", json=body).status_code for _ in range(230)}
     assert statuses == {200}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("max_tokens", ['"many"', "NaN"], ids=["string", "nan"])
+def test_engine_validation_errors_reach_the_client_as_400(
+    engine_gateway: tuple[GatewayStore, LiveGateway, dict[str, str]], stream: bool, max_tokens: str
+) -> None:
+    _, gateway, ids = engine_gateway
+    body = (
+        f'{{"model": "{SERVED}", "messages": [{{"role": "user", "content": "hi"}}], '
+        f'"max_tokens": {max_tokens}, "stream": {"true" if stream else "false"}}}'
+    )
+    response = httpx.post(
+        gateway.base_url + "/v1/chat/completions",
+        content=body.encode(),
+        headers={"Authorization": f"Bearer {ids['key']}", "X-User-Id": ids["user"]},
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["message"] and error["type"]

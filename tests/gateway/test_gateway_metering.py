@@ -36,7 +36,7 @@ async def test_stop_flushes_everything_pending(store: GatewayStore) -> None:
     recorder = UsageRecorder(store.sessions, flush_interval=3600, batch_size=100)
     recorder.start()
     for index in range(250):
-        recorder.record(_row(index))
+        await recorder.record(_row(index))
     await recorder.stop()
     assert store.usage_count() == 250 and recorder.pending == 0
 
@@ -44,7 +44,7 @@ async def test_stop_flushes_everything_pending(store: GatewayStore) -> None:
 async def test_failed_write_keeps_rows_for_the_next_flush(store: GatewayStore) -> None:
     broken = sessionmaker(create_engine("sqlite:///file:missing?mode=ro&uri=true"))
     recorder = UsageRecorder(broken, flush_interval=3600, batch_size=100)
-    recorder.record(_row(1))
+    await recorder.record(_row(1))
     await recorder.flush()
     assert recorder.pending == 1
     recorder._sessions = store.sessions
@@ -73,10 +73,30 @@ async def test_each_written_batch_updates_the_daily_rollup_in_the_same_transacti
 
     recorder = UsageRecorder(store.sessions, flush_interval=3600, batch_size=100)
     for index in range(150):
-        recorder.record(_row(index))
+        await recorder.record(_row(index))
     await recorder.flush()
     with store.sessions() as session:
         requests, completion = session.execute(
             select(func.sum(UsageDailyRollup.requests), func.sum(UsageDailyRollup.completion_tokens))
         ).one()
     assert (requests, completion) == (150, 300) and store.usage_count() == 150
+
+
+def test_a_replayed_batch_adds_to_the_rollup_only_what_it_inserts(store: GatewayStore) -> None:
+    """A spool replayed after a crash holds rows already stored: neither the raw rows nor the daily
+    rollup may count them twice (write_usage_records passes only the inserted rows to the rollup)."""
+    from dataclasses import replace
+
+    from sqlalchemy import func, select
+
+    from kvmesh.gateway.metering import write_usage_records
+    from kvmesh.store.models import UsageDailyRollup
+
+    rows = [replace(_row(index), usage_key=f"k{index}").as_columns() for index in range(4)]
+    with store.sessions() as session, session.begin():
+        assert len(write_usage_records(session, rows[:3])) == 3
+    with store.sessions() as session, session.begin():
+        assert [row["usage_key"] for row in write_usage_records(session, rows + rows)] == ["k3"]
+    with store.sessions() as session:
+        requests = session.scalar(select(func.sum(UsageDailyRollup.requests)))
+    assert requests == 4 and store.usage_count() == 4

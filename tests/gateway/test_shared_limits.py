@@ -60,3 +60,26 @@ async def test_concurrency_slots_are_shared_released_and_leased() -> None:
         assert await slots.in_flight(user) == 2
     finally:
         await redis.aclose()
+
+
+async def test_with_a_redis_url_the_gateways_concurrency_limiter_is_the_shared_one() -> None:
+    """One limiter, not two caps: with --redis-url every Gateway's per-user cap counts Redis slots."""
+    from kvmesh.gateway.app import GatewayApp
+    from kvmesh.gateway.limits import LocalConcurrencyLimiter
+    from kvmesh.gateway.settings import GatewaySettings
+
+    settings = GatewaySettings(database_url="sqlite://", server_secret=b"s" * 32, redis_url=REDIS_URL)
+    first, second = (GatewayApp(settings, lambda: None) for _ in range(2))
+    user = uuid.uuid4().hex
+    try:
+        assert isinstance(first.limiter, RedisConcurrency)
+        assert await first.limiter.acquire(user, "r1", 1)
+        assert not await second.limiter.acquire(user, "r2", 1)  # the cap holds across Gateways
+        await first.limiter.release(user, "r1")
+        assert await second.limiter.acquire(user, "r2", 1)
+        await second.limiter.release(user, "r2")
+    finally:
+        await first.shutdown()
+        await second.shutdown()
+    plain = GatewayApp(GatewaySettings(database_url="sqlite://", server_secret=b"s" * 32), lambda: None)
+    assert isinstance(plain.limiter, LocalConcurrencyLimiter)

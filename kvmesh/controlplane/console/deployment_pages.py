@@ -97,6 +97,7 @@ def create(
             upstream_policy=None
             if console.admin
             else UpstreamPolicy.parse(console.services.settings.upstream_allowlist),
+            quota=console.services.settings.quota_defaults,
         )
         console.db.commit()
     except IntegrityError:
