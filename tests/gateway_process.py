@@ -47,6 +47,8 @@ class GatewayProcess:
             [
                 *(sys.executable, "-m", "kvmesh", "gateway", "serve", "--port", str(self.port)),
                 *("--database-url", self.database_url, "--data-dir", str(self.data_dir)),
+                # the test upstreams (stand-ins, llama-servers) listen on loopback
+                *("--allow-upstream", "127.0.0.1/32"),
                 *("--log-level", "warning", *self.extra_args),
             ],
             stdout=log,

@@ -98,8 +98,9 @@ def test_answer_settles_the_hold_to_the_metered_cost(scenario: Scenario) -> None
     )
     assert response.status_code == 200
     (record,) = scenario.store.wait_for_usage(1)
-    # stand-in usage: 7 prompt tokens (2 cached, billed at the input price here) and 5 completion tokens
-    assert record.cost_micros == 7 + 5 * 2
+    # stand-in usage: 7 prompt tokens (2 of them cached, billed at the cached price: 0 here) and 5
+    # completion tokens, at 1 and 2 micro-dollars a token
+    assert record.cost_micros == (7 - 2) * 1 + 2 * 0 + 5 * 2
     assert _balance(scenario.store, scenario.tenant.user_id) == before - record.cost_micros
     assert _holds(scenario.store) == 0
 
