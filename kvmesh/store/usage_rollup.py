@@ -8,8 +8,8 @@ from existing rows with `backfill_rollups` (one INSERT … SELECT … GROUP BY).
 
 Savings are what the cache saved at the serverless list price of the record's model: cached tokens x
 (input price − cached price), in pico-dollars (micro-dollars per 1M tokens x tokens), using the
-price when the row is rolled up. The Gateway charges cached tokens at the input price when a model
-has no cached price, so such a model saves nothing.
+price when the row is rolled up. The Gateway bills cached tokens at the cached price (0, free, in the
+shipped catalog), so a cached price of 0 saves the whole input price.
 """
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ RollupKey = tuple[str, date, str, str, str]
 
 
 def saving_rate(input_price_micros: int, cached_price_micros: int) -> int:
-    """Micro-dollars per 1M cached tokens that the cache saved (0 when cached tokens cost the input price)."""
-    if cached_price_micros <= 0 or cached_price_micros >= input_price_micros:
-        return 0
-    return input_price_micros - cached_price_micros
+    """Micro-dollars per 1M cached tokens that the cache saved: the Gateway bills cached input tokens at
+    the cached price (0 = free, the shipped catalog's price) instead of the input price."""
+    return max(input_price_micros - cached_price_micros, 0)
 
 
 def saving_rates(session: Session, models: Iterable[str]) -> dict[str, int]:
@@ -138,9 +137,8 @@ def backfill_rollups(connection: Connection) -> int:
             " prompt_tokens, cached_tokens, completion_tokens, cost_micros, savings_picos)"
             f" SELECT u.user_id, {day}, u.model, COALESCE(u.deployment_id, ''), COALESCE(u.api_key_id, ''),"
             " COUNT(*), SUM(u.prompt_tokens), SUM(u.cached_tokens), SUM(u.completion_tokens),"
-            " SUM(u.cost_micros), SUM(u.cached_tokens * COALESCE(CASE WHEN s.cached_price_micros > 0"
-            " AND s.cached_price_micros < s.input_price_micros"
-            " THEN s.input_price_micros - s.cached_price_micros ELSE 0 END, 0))"
+            " SUM(u.cost_micros), SUM(u.cached_tokens * COALESCE(CASE WHEN s.cached_price_micros"
+            " < s.input_price_micros THEN s.input_price_micros - s.cached_price_micros ELSE 0 END, 0))"
             " FROM usage_records u LEFT JOIN serverless_models s ON s.model = u.model"
             f" GROUP BY u.user_id, {day}, u.model, COALESCE(u.deployment_id, ''),"
             " COALESCE(u.api_key_id, '')"

@@ -22,7 +22,7 @@ from kvmesh.store.usage_rollup import apply_usage_to_rollups
 
 pytest_plugins = ("tm_fixtures",)
 
-SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # priced in the seeded catalog: input 0.02, cached 0.01
+SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # priced in the seeded catalog: input 0.02, cached 0 (free)
 NOW = datetime.now(UTC)
 
 
@@ -75,7 +75,7 @@ def test_cost_defaults_to_30_days_per_model_with_savings(tm: Invoke, signed: dic
     assert report["window"] == "30d"
     assert [m["model"] for m in report["models"]] == [SMOL, "other"]
     smol = report["models"][0]
-    assert smol["costUsd"] == "0.03" and smol["savingsUsd"] == "0.01" and smol["cacheHitRate"] == 1.0
+    assert smol["costUsd"] == "0.03" and smol["savingsUsd"] == "0.02" and smol["cacheHitRate"] == 1.0
     assert report["total"]["requests"] == 2 and report["total"]["costUsd"] == "0.030007"
 
 
@@ -175,7 +175,7 @@ def test_cost_figures_equal_the_sums_of_the_raw_rows(
     by_model: dict[str, list[int]] = {}
     for r in inside:
         acc = by_model.setdefault(r["model"], [0, 0, 0, 0, 0, 0])
-        saving_rate = 10_000 if r["model"] == SMOL else 0
+        saving_rate = 20_000 if r["model"] == SMOL else 0  # input price - cached price, per 1M tokens
         for i, v in enumerate(
             (
                 1,

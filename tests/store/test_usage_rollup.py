@@ -63,7 +63,7 @@ def _rollups(session: Session) -> dict[tuple[Any, ...], tuple[int, ...]]:
 
 
 def _expected(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], tuple[int, ...]]:
-    rate = {"priced": saving_rate(20_000, 10_000), "free": 0}
+    rate = {"priced": saving_rate(20_000, 10_000), "free": saving_rate(20_000, 0)}
     sums: dict[tuple[Any, ...], list[int]] = {}
     for row in rows:
         key = (
@@ -115,10 +115,10 @@ def test_rollup_rows_equal_the_sums_of_the_raw_rows_they_cover(session: Session)
     assert {key[1] for key in got} == {date(2026, 11, 3), date(2026, 11, 4)}  # split at UTC midnight
 
 
-def test_a_model_without_a_cached_price_saves_nothing() -> None:
-    assert saving_rate(20_000, 0) == 0  # the Gateway charges cached tokens at the input price then
-    assert saving_rate(20_000, 25_000) == 0
+def test_savings_are_the_input_price_less_the_cached_price() -> None:
+    assert saving_rate(20_000, 0) == 20_000  # cached tokens are free: the Gateway bills them at 0
     assert saving_rate(20_000, 5_000) == 15_000
+    assert saving_rate(20_000, 25_000) == 0  # a cached price above the input price saves nothing
 
 
 def test_migration_backfills_rollups_from_existing_usage_rows(database_url: str) -> None:
