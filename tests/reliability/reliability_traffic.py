@@ -150,7 +150,9 @@ async def drive(
 def expected_cost(record: UsageRecord) -> int:
     if record.surface != "serverless":
         return 0
-    total = record.prompt_tokens * INPUT_PRICE + record.completion_tokens * OUTPUT_PRICE
+    # cached prompt tokens are billed at the cached price, which the seeded catalog entry leaves at 0
+    cached = min(record.cached_tokens, record.prompt_tokens)
+    total = (record.prompt_tokens - cached) * INPUT_PRICE + record.completion_tokens * OUTPUT_PRICE
     return (total + 999_999) // 1_000_000
 
 
