@@ -208,12 +208,16 @@ def test_ctrl_c_stops_a_stream_with_exit_130(standin: Standin, tmp_path: Path) -
     import subprocess
     import sys
 
+    from child_signals import default_sigint
+
     signed_in(tmp_path, standin)
     standin.state.stream_fault = "stall"
     standin.state.stall_seconds = 30.0  # far longer than the test: on a loaded machine 5 s could pass first
     env = {**os.environ, "TM_CONFIG_HOME": str(tmp_path)}
     argv = [sys.executable, "-m", "kvmesh", "infer", "chat", "--stream", "--json", HI]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint
+    )
     assert proc.stdout is not None
     assert proc.stdout.read(11) == b"Hello world"
     proc.send_signal(signal.SIGINT)

@@ -276,6 +276,8 @@ def test_logs_follow_prints_each_line_once_until_interrupted(
     import signal
     import time
 
+    from child_signals import default_sigint
+
     follow = subprocess.Popen(
         [*TM, "logs", _served_deployment_id(home), "-f", "--interval", "0.5", "--limit", "50"],
         env=_env(home),
@@ -283,6 +285,7 @@ def test_logs_follow_prints_each_line_once_until_interrupted(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     time.sleep(4)  # several polls of the same lines
     follow.send_signal(signal.SIGINT)
