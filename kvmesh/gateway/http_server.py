@@ -456,8 +456,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _idle_timeout(self) -> None:
         self._keepalive = None
-        if self._active is None and not self.lost:
-            self.transport.close()
+        self.close_if_idle()
 
     def close_if_idle(self) -> None:
         if self._active is None and not self.lost:

@@ -92,10 +92,6 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- httptools callbacks
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        assert self._response is not None
-        self._response.raw_headers.append((name.lower(), value))
-
     def on_headers_complete(self) -> None:
         response = self._response
         assert response is not None
@@ -166,7 +162,6 @@ class UpstreamResponse:
         self._paused = False
         self.status = 0
         self.keep_alive = False
-        self.raw_headers: list[tuple[bytes, bytes]] = []
         self.got_bytes = False
         self.last_data_at = time.monotonic()
         self.head_received = False
